@@ -1,0 +1,189 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { AclRule, MqttUser, PortPublish } from "../config";
+import { LOG_OPTS, RESTART, SECURITY_OPTS, labelList, listeningCheck } from "./hardening";
+import {
+  MOSQUITTO_PATHS,
+  MQTT_TCP_PORT,
+  renderAclFile,
+  renderMosquittoConf,
+  renderPasswordFile,
+} from "./render";
+
+/** uid/gid of the `mosquitto` user in the eclipse-mosquitto image. */
+export const MOSQUITTO_UID = 1883;
+
+export interface MqttBrokerArgs {
+  /** Image to run. Pinned; never "latest". */
+  readonly image: string;
+  /** Container and volume name prefix; unique per stack and host. */
+  readonly physicalName: string;
+  /** Internal network the broker joins; connectors reach it as `alias`. */
+  readonly network: pulumi.Input<string>;
+  /** DNS alias on that network. Default "mosquitto". */
+  readonly alias?: string;
+  /** MQTT over WebSockets listener (what cloudflared proxies to). */
+  readonly websocketPort: number;
+  readonly allowAnonymous: boolean;
+  /** What anonymous clients may do when allowAnonymous is true. */
+  readonly anonymousAcl: AclRule[];
+  readonly users: MqttUser[];
+  /** Generated password per user name; secret. */
+  readonly passwords: Record<string, pulumi.Input<string>>;
+  readonly patterns: AclRule[];
+  readonly persistence: boolean;
+  readonly maxConnections: number;
+  readonly messageSizeLimit: number;
+  readonly memoryMb: number;
+  /** Publish 1883 on the Docker host (e.g. 127.0.0.1:1883). Default: not published. */
+  readonly tcpPublish?: PortPublish;
+  /** Publish the WebSocket listener on the Docker host. Default: not published. */
+  readonly websocketPublish?: PortPublish;
+  /** Protect the data volume from deletion. */
+  readonly protect?: boolean;
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * Eclipse Mosquitto with rendered config, password and ACL files, running as the unprivileged
+ * mosquitto user on a read-only root filesystem with no capabilities.
+ */
+export class MqttBroker extends pulumi.ComponentResource {
+  /** ws:// URL of the WebSocket listener on the private network. */
+  public readonly internalUrl: pulumi.Output<string>;
+  /** Name of the broker container. */
+  public readonly containerName: pulumi.Output<string>;
+  /** The rendered mosquitto.conf (no secrets in it). */
+  public readonly mosquittoConf: string;
+  /** The rendered ACL file. */
+  public readonly aclFile: string;
+  /** The password file; secret. */
+  public readonly passwordFile: pulumi.Output<string>;
+
+  constructor(name: string, args: MqttBrokerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mqtt-edge:broker:MqttBroker", name, {}, opts);
+    const alias = args.alias ?? "mosquitto";
+    const labels = labelList(args.labels ?? {});
+    for (const user of args.users) {
+      if (args.passwords[user.name] === undefined) {
+        throw new pulumi.ResourceError(`no password for MQTT user "${user.name}"`, this);
+      }
+    }
+
+    this.mosquittoConf = renderMosquittoConf({
+      allowAnonymous: args.allowAnonymous,
+      persistence: args.persistence,
+      websocketPort: args.websocketPort,
+      maxConnections: args.maxConnections,
+      messageSizeLimit: args.messageSizeLimit,
+      passwordFile: args.users.length > 0,
+    });
+    this.aclFile = renderAclFile({
+      users: args.users,
+      patterns: args.patterns,
+      anonymous: args.anonymousAcl,
+    });
+    const names = args.users.map((u) => u.name);
+    this.passwordFile = pulumi.secret(
+      pulumi
+        .all(names.map((n) => args.passwords[n]))
+        .apply((pw) =>
+          renderPasswordFile(
+            names.map((n, i) => ({ name: n, password: pw[i] })),
+            args.physicalName,
+          ),
+        ),
+    );
+
+    // Uploads cannot write into a read-only root filesystem, but they can write into a volume:
+    // the rendered files go into a config volume, owned by mosquitto and unreadable by others.
+    const configVolume = new docker.Volume(
+      `${name}-config`,
+      { name: `${args.physicalName}-mosquitto-config`, labels },
+      { parent: this },
+    );
+    const dataVolume = args.persistence
+      ? new docker.Volume(
+          `${name}-data`,
+          { name: `${args.physicalName}-mosquitto-data`, labels },
+          { parent: this, protect: args.protect, retainOnDelete: args.protect },
+        )
+      : undefined;
+
+    const owner = String(MOSQUITTO_UID);
+    const uploads: docker.types.input.ContainerUpload[] = [
+      { file: MOSQUITTO_PATHS.config, content: this.mosquittoConf, owner, group: owner, permissions: "0640" },
+      { file: MOSQUITTO_PATHS.acl, content: this.aclFile, owner, group: owner, permissions: "0600" },
+    ];
+    if (names.length) {
+      uploads.push({
+        file: MOSQUITTO_PATHS.passwords,
+        content: this.passwordFile,
+        owner,
+        group: owner,
+        permissions: "0600",
+      });
+    }
+
+    const ports: docker.types.input.ContainerPort[] = [];
+    if (args.tcpPublish) {
+      ports.push({ internal: MQTT_TCP_PORT, external: args.tcpPublish.port, ip: args.tcpPublish.ip });
+    }
+    if (args.websocketPublish) {
+      ports.push({
+        internal: args.websocketPort,
+        external: args.websocketPublish.port,
+        ip: args.websocketPublish.ip,
+      });
+    }
+
+    const mounts: docker.types.input.ContainerMount[] = [
+      { target: "/mosquitto/config", type: "volume", source: configVolume.name },
+    ];
+    if (dataVolume) mounts.push({ target: "/mosquitto/data", type: "volume", source: dataVolume.name });
+
+    const container = new docker.Container(
+      `${name}-mosquitto`,
+      {
+        name: `${args.physicalName}-mosquitto`,
+        image: args.image,
+        user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
+        readOnly: true,
+        capabilities: { drops: ["ALL"] },
+        securityOpts: SECURITY_OPTS,
+        memory: args.memoryMb,
+        restart: RESTART,
+        logDriver: "json-file",
+        logOpts: { ...LOG_OPTS },
+        networksAdvanced: [{ name: args.network, aliases: [alias] }],
+        ports,
+        mounts,
+        uploads,
+        healthcheck: {
+          tests: listeningCheck(args.websocketPort),
+          interval: "10s",
+          timeout: "3s",
+          startPeriod: "5s",
+          retries: 3,
+        },
+        wait: true,
+        waitTimeout: 60,
+        labels,
+      },
+      {
+        parent: this,
+        // Fixed name and, with persistence, one data directory: the old broker must be gone first.
+        deleteBeforeReplace: true,
+        additionalSecretOutputs: ["uploads"],
+      },
+    );
+
+    this.containerName = container.name;
+    this.internalUrl = pulumi.interpolate`ws://${alias}:${args.websocketPort}`;
+    this.registerOutputs({
+      internalUrl: this.internalUrl,
+      containerName: this.containerName,
+      passwordFile: this.passwordFile,
+    });
+  }
+}

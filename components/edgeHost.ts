@@ -1,0 +1,170 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { BrokerConfig, DockerTls, HostConfig, TunnelConfig } from "../config";
+import { MqttBroker } from "./broker";
+import { TunnelConnector } from "./connector";
+import { stackLabels } from "./hardening";
+import { PrivateNetwork } from "./network";
+import { CloudflareTunnel, type TunnelHostname } from "./tunnel";
+
+export interface EdgeHostArgs {
+  readonly project: string;
+  readonly stack: string;
+  readonly host: HostConfig;
+  readonly tunnel: TunnelConfig;
+  readonly broker: BrokerConfig;
+  /** Generated password per MQTT user (secret), shared by every host of the stack. */
+  readonly passwords: Record<string, pulumi.Input<string>>;
+  /** token mode: the token of a tunnel made elsewhere (secret). */
+  readonly tunnelToken?: pulumi.Input<string>;
+  /** managed mode: zone id per public hostname. */
+  readonly zoneIds?: Record<string, pulumi.Input<string>>;
+  /** TLS material for a tcp:// Docker endpoint (secret). */
+  readonly dockerTls?: pulumi.Input<DockerTls>;
+  readonly protect?: boolean;
+}
+
+export interface EdgeHostSummary {
+  name: string;
+  docker: string;
+  mode: string;
+  websocketUrls: string[];
+  tunnelId?: string;
+  connectors: number;
+  broker: string;
+}
+
+/**
+ * One Docker host's share of the product: its own Docker provider, networks, broker, connectors
+ * and (managed mode) its own tunnel, so a compromised host holds only its own credentials.
+ */
+export class EdgeHost extends pulumi.ComponentResource {
+  public readonly provider: docker.Provider;
+  public readonly broker: MqttBroker;
+  public readonly tunnel?: CloudflareTunnel;
+  public readonly connector?: TunnelConnector;
+  /** wss:// URLs of the public hostnames (managed and token modes with hostnames). */
+  public readonly websocketUrls: string[];
+  public readonly tunnelId?: pulumi.Output<string>;
+  public readonly token?: pulumi.Output<string>;
+  public readonly summary: pulumi.Output<EdgeHostSummary>;
+
+  constructor(name: string, args: EdgeHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mqtt-edge:host:EdgeHost", name, {}, opts);
+    const { host, tunnel: t, broker: b } = args;
+    const physicalName = `${args.project}-${args.stack}-${host.name}`;
+    const labels = stackLabels(args.project, args.stack, host.name);
+
+    if (t.mode === "token" && args.tunnelToken === undefined) {
+      throw new pulumi.ResourceError("token mode needs a tunnel token", this);
+    }
+    if (t.mode === "managed" && !t.accountId) {
+      throw new pulumi.ResourceError("managed mode needs an account id", this);
+    }
+
+    this.provider = new docker.Provider(
+      `${name}-docker`,
+      {
+        host: host.docker,
+        certPath: host.certPath,
+        caMaterial: args.dockerTls ? pulumi.output(args.dockerTls).caMaterial : undefined,
+        certMaterial: args.dockerTls ? pulumi.output(args.dockerTls).certMaterial : undefined,
+        keyMaterial: args.dockerTls ? pulumi.output(args.dockerTls).keyMaterial : undefined,
+      },
+      { parent: this },
+    );
+    const child = { parent: this, provider: this.provider };
+
+    const network = new PrivateNetwork(`${name}-net`, { physicalName, labels }, child);
+
+    this.broker = new MqttBroker(
+      `${name}-broker`,
+      {
+        image: b.image,
+        physicalName,
+        network: network.brokerNetwork,
+        websocketPort: b.websocketPort,
+        allowAnonymous: b.allowAnonymous,
+        anonymousAcl: b.anonymousAcl,
+        users: b.users,
+        passwords: args.passwords,
+        patterns: b.patterns,
+        persistence: b.persistence,
+        maxConnections: b.maxConnections,
+        messageSizeLimit: b.messageSizeLimit,
+        memoryMb: b.memoryMb,
+        tcpPublish: b.tcp?.publish,
+        websocketPublish: b.websocket?.publish,
+        protect: args.protect,
+        labels,
+      },
+      child,
+    );
+    const brokerService = `http://mosquitto:${b.websocketPort}`;
+
+    let connectorTunnel: ConstructorParameters<typeof TunnelConnector>[1]["tunnel"] | undefined;
+    let dependsOn: pulumi.Resource[] = [this.broker];
+    if (t.mode === "managed") {
+      const hostnames: TunnelHostname[] = host.hostnames.map((hostname) => {
+        const zoneId = args.zoneIds?.[hostname];
+        if (zoneId === undefined) {
+          throw new pulumi.ResourceError(`no zone id for hostname "${hostname}"`, this);
+        }
+        return { hostname, zoneId };
+      });
+      this.tunnel = new CloudflareTunnel(
+        `${name}-tunnel`,
+        {
+          accountId: t.accountId!,
+          physicalName,
+          mqttHostnames: hostnames,
+          brokerService,
+          secretVersion: t.secretVersion,
+          access: t.access,
+          protect: args.protect,
+          comment: `mqtt-edge stack ${args.stack}, host ${host.name}`,
+        },
+        { parent: this },
+      );
+      this.tunnelId = this.tunnel.tunnelId;
+      this.token = this.tunnel.token;
+      connectorTunnel = { kind: "token", token: this.tunnel.token };
+      dependsOn = [this.broker, this.tunnel.config];
+    } else if (t.mode === "token") {
+      this.token = pulumi.secret(args.tunnelToken!);
+      connectorTunnel = { kind: "token", token: this.token };
+    } else if (t.mode === "quick") {
+      connectorTunnel = { kind: "quick", service: brokerService, quickService: t.quickService };
+    }
+
+    if (connectorTunnel) {
+      this.connector = new TunnelConnector(
+        `${name}-connector`,
+        {
+          image: t.image,
+          physicalName,
+          tunnel: connectorTunnel,
+          replicas: host.replicas,
+          brokerNetwork: network.brokerNetwork,
+          egressNetwork: network.egressNetwork,
+          edge: t.edge,
+          labels,
+        },
+        { ...child, dependsOn },
+      );
+    }
+
+    this.websocketUrls = t.mode === "quick" || t.mode === "none" ? [] : host.hostnames.map((h) => `wss://${h}`);
+    const local = b.websocket?.publish;
+    this.summary = pulumi.output({
+      name: host.name,
+      docker: host.docker ?? "DOCKER_HOST or the local socket",
+      mode: t.mode,
+      websocketUrls: local ? [...this.websocketUrls, `ws://${local.ip}:${local.port}`] : this.websocketUrls,
+      tunnelId: this.tunnelId,
+      connectors: connectorTunnel ? host.replicas : 0,
+      broker: this.broker.containerName,
+    });
+    this.registerOutputs({ summary: this.summary, token: this.token });
+  }
+}

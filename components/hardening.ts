@@ -1,0 +1,26 @@
+/** Defaults every container of the product gets; one place, so they cannot drift apart. */
+export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
+export const SECURITY_OPTS = ["no-new-privileges:true"];
+export const RESTART = "unless-stopped";
+
+/** Docker labels that tie an object to its stack and host, for `docker ps --filter`. */
+export function stackLabels(project: string, stack: string, host: string): Record<string, string> {
+  return {
+    "dev.mqtt-edge.project": project,
+    "dev.mqtt-edge.stack": stack,
+    "dev.mqtt-edge.host": host,
+  };
+}
+
+export function labelList(labels: Record<string, string>): { label: string; value: string }[] {
+  return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
+/** `grep` over /proc/net/tcp{,6} for a socket listening on `port`: needs only busybox. */
+export function listeningCheck(port: number): string[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  return [
+    "CMD-SHELL",
+    `grep -Eq '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6`,
+  ];
+}

@@ -1,0 +1,185 @@
+/**
+ * Pure renderers for what the broker and the tunnel are given: mosquitto.conf, the password file,
+ * the ACL file and the tunnel's ingress rules. Plain values in, strings or objects out; no Pulumi.
+ */
+import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
+import type { AclRule, MqttUser } from "../config";
+
+/** Where the rendered files live inside the broker container. */
+export const MOSQUITTO_PATHS = {
+  config: "/mosquitto/config/mosquitto.conf",
+  passwords: "/mosquitto/config/passwd",
+  acl: "/mosquitto/config/acl",
+  data: "/mosquitto/data/",
+} as const;
+
+/** The broker's plain MQTT listener; reachable on the private network only unless published. */
+export const MQTT_TCP_PORT = 1883;
+
+export interface MosquittoConfInput {
+  allowAnonymous: boolean;
+  persistence: boolean;
+  websocketPort: number;
+  tcpPort?: number;
+  maxConnections: number;
+  messageSizeLimit: number;
+  /** Whether a password file is uploaded (there are users). */
+  passwordFile: boolean;
+  /** Paths; tests point these at a temporary directory. */
+  paths?: Partial<typeof MOSQUITTO_PATHS>;
+}
+
+/** mosquitto.conf for mosquitto 2.0 and 2.1. */
+export function renderMosquittoConf(input: MosquittoConfInput): string {
+  const paths = { ...MOSQUITTO_PATHS, ...input.paths };
+  const lines = [
+    "# Rendered by mqtt-edge; replaced on every deploy.",
+    "per_listener_settings false",
+    `allow_anonymous ${input.allowAnonymous}`,
+  ];
+  if (input.passwordFile) lines.push(`password_file ${paths.passwords}`);
+  lines.push(`acl_file ${paths.acl}`);
+  lines.push(`persistence ${input.persistence}`);
+  if (input.persistence) {
+    lines.push(`persistence_location ${paths.data}`, "autosave_interval 60");
+  }
+  lines.push(
+    "log_dest stdout",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    "log_type information",
+    "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+    "connection_messages true",
+    `message_size_limit ${input.messageSizeLimit}`,
+    // Small MQTT frames behind a WebSocket proxy: Nagle's algorithm only adds latency here.
+    "set_tcp_nodelay true",
+    "max_keepalive 300",
+    "",
+    `listener ${input.tcpPort ?? MQTT_TCP_PORT}`,
+    "protocol mqtt",
+    `max_connections ${input.maxConnections}`,
+    "",
+    `listener ${input.websocketPort}`,
+    "protocol websockets",
+    `max_connections ${input.maxConnections}`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+function aclLine(kind: "topic" | "pattern", rule: AclRule): string {
+  return `${kind} ${rule.access} ${rule.topic}`;
+}
+
+/**
+ * The ACL file. Lines before the first `user` apply to anonymous clients; `pattern` lines apply to
+ * every client; `deny` wins over grants. A user without rules may do nothing.
+ */
+export function renderAclFile(input: {
+  users: MqttUser[];
+  patterns: AclRule[];
+  anonymous: AclRule[];
+}): string {
+  const lines = ["# Rendered by mqtt-edge; replaced on every deploy.", "# anonymous clients"];
+  for (const rule of input.anonymous) lines.push(aclLine("topic", rule));
+  if (input.patterns.length) {
+    lines.push("", "# every client");
+    for (const rule of input.patterns) lines.push(aclLine("pattern", rule));
+  }
+  for (const user of input.users) {
+    lines.push("", `user ${user.name}`);
+    for (const rule of user.acl) lines.push(aclLine("topic", rule));
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+/**
+ * PBKDF2-SHA512 iterations. mosquitto_passwd 2.0 writes 101, 2.1 writes 1000. The broker runs the
+ * full count on every CONNECT; the passwords here are generated with ~190 bits of entropy, so the
+ * count adds no practical protection and 101 keeps connection storms cheap.
+ */
+export const HASH_ITERATIONS = 101;
+/** 12 bytes: the only salt length both mosquitto 2.0 and 2.1 read (see REFERENCE.md). */
+export const SALT_BYTES = 12;
+
+/** One `$7$` password line: `name:$7$<iterations>$<base64 salt>$<base64 sha512 pbkdf2>`. */
+export function hashPasswordLine(
+  name: string,
+  password: string,
+  salt: Buffer,
+  iterations = HASH_ITERATIONS,
+): string {
+  if (salt.length !== SALT_BYTES) throw new Error(`salt must be ${SALT_BYTES} bytes`);
+  const hash = pbkdf2Sync(password, salt, iterations, 64, "sha512");
+  return `${name}:$7$${iterations}$${salt.toString("base64")}$${hash.toString("base64")}`;
+}
+
+/**
+ * A salt that is stable for a given (seed, user) pair, so the rendered file does not change between
+ * deploys (a random salt would show a diff on every preview), yet differs per user, per host and,
+ * because the seed includes the password, per password. It is as unpredictable as the password.
+ */
+export function deriveSalt(seed: string, user: string): Buffer {
+  return createHmac("sha256", seed).update(`mosquitto-salt\0${user}`).digest().subarray(0, SALT_BYTES);
+}
+
+/** The password file: one `$7$` line per user, in the given order. */
+export function renderPasswordFile(
+  entries: { name: string; password: string }[],
+  seed: string,
+): string {
+  return (
+    entries
+      .map((e) => hashPasswordLine(e.name, e.password, deriveSalt(`${seed}\0${e.password}`, e.name)))
+      .join("\n") + "\n"
+  );
+}
+
+/** Checks a password against one `$6$`/`$7$` line as mosquitto does (used by tests and tools). */
+export function verifyPasswordLine(line: string, password: string): boolean {
+  const m = /^[^:]+:\$(6|7)\$(?:(\d+)\$)?([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(line.trim());
+  if (!m) return false;
+  const salt = Buffer.from(m[3], "base64");
+  const expected = Buffer.from(m[4], "base64");
+  let actual: Buffer;
+  if (m[1] === "6") {
+    // $6$: a single SHA-512 over password then salt (mosquitto 1.x format).
+    actual = createHash("sha512").update(password).update(salt).digest();
+  } else {
+    const iterations = Number(m[2] ?? HASH_ITERATIONS);
+    actual = pbkdf2Sync(password, salt, iterations, expected.length, "sha512");
+  }
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export interface IngressRule {
+  hostname?: string;
+  service: string;
+  originRequest?: { httpHostHeader?: string; connectTimeout?: number; noTlsVerify?: boolean };
+}
+
+/**
+ * The tunnel's ingress: each public MQTT hostname to the broker's WebSocket listener, each HTTP
+ * hostname to the proxy, then the catch-all 404 that cloudflared requires as the last rule.
+ */
+export function buildIngress(input: {
+  mqttHostnames: string[];
+  brokerService: string;
+  httpHostnames?: string[];
+  httpService?: string;
+}): IngressRule[] {
+  const rules: IngressRule[] = input.mqttHostnames.map((hostname) => ({
+    hostname,
+    service: input.brokerService,
+  }));
+  if (input.httpHostnames?.length) {
+    if (!input.httpService) throw new Error("httpHostnames need an httpService");
+    for (const hostname of input.httpHostnames) {
+      rules.push({ hostname, service: input.httpService });
+    }
+  }
+  rules.push({ service: "http_status:404" });
+  return rules;
+}

@@ -1,0 +1,73 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { EdgeHost } from "./components";
+import { type StackConfig, zoneFor } from "./config";
+
+export interface StackOutputs {
+  websocketUrl: pulumi.Output<string | undefined>;
+  tunnelId?: pulumi.Output<string>;
+  tunnelToken?: pulumi.Output<string>;
+  mqttCredentials: pulumi.Output<Record<string, string>>;
+  hosts: pulumi.Output<unknown>[];
+  edgeHosts: EdgeHost[];
+}
+
+/** Declares the whole stack from a validated config. */
+export function deployStack(cfg: StackConfig): StackOutputs {
+  // One password per MQTT user for the whole stack: clients use the same credentials on any host.
+  const passwords: Record<string, pulumi.Output<string>> = {};
+  for (const user of cfg.broker.users) {
+    passwords[user.name] = new random.RandomPassword(`mqtt-password-${user.name}`, {
+      length: 32,
+      special: false,
+    }).result;
+  }
+
+  const zoneIds: Record<string, pulumi.Output<string>> = {};
+  if (cfg.tunnel.mode === "managed") {
+    // One lookup per zone, shared by every host.
+    const byZone = new Map<string, pulumi.Output<string>>();
+    const lookup = (zone: string) => {
+      let id = byZone.get(zone);
+      if (!id) {
+        id = cfg.tunnel.zoneId
+          ? pulumi.output(cfg.tunnel.zoneId)
+          : cloudflare.getZoneOutput({ filter: { name: zone } }).id;
+        byZone.set(zone, id);
+      }
+      return id;
+    };
+    for (const host of cfg.hosts) {
+      for (const hostname of host.hostnames) {
+        zoneIds[hostname] = lookup(host.zone ?? zoneFor(hostname, cfg.tunnel.zones)!);
+      }
+    }
+  }
+
+  const edgeHosts = cfg.hosts.map(
+    (host) =>
+      new EdgeHost(host.name, {
+        project: cfg.project,
+        stack: cfg.stack,
+        host,
+        tunnel: cfg.tunnel,
+        broker: cfg.broker,
+        passwords,
+        tunnelToken: cfg.tunnelToken,
+        zoneIds,
+        dockerTls: cfg.dockerTls[host.name],
+        protect: cfg.protect,
+      }),
+  );
+
+  const first = edgeHosts[0];
+  return {
+    websocketUrl: first.summary.apply((s) => s.websocketUrls[0]),
+    tunnelId: first.tunnelId,
+    tunnelToken: first.token ? pulumi.secret(first.token) : undefined,
+    mqttCredentials: pulumi.secret(pulumi.output(passwords)),
+    hosts: edgeHosts.map((h) => h.summary),
+    edgeHosts,
+  };
+}
