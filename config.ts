@@ -145,7 +145,6 @@ export function isHostname(value: string): boolean {
 export function topicProblem(topic: string): string | undefined {
   if (topic.length === 0) return "a non-empty topic filter";
   if (Buffer.byteLength(topic, "utf8") > 65535) return "a topic filter of at most 65535 bytes";
-  // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(topic)) {
     return "a topic filter without whitespace or control characters";
   }
@@ -486,7 +485,7 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
       const shown = secret ? "(secret)" : show(at);
       problems.push({
         path: keyPath(key, issue.path),
-        message: `${issue.message.replace(/^Invalid input: /, "expected ")} (got ${shown})`,
+        message: `${issue.message.replace(/^Invalid input: (expected )?/, "expected ")} (got ${shown})`,
       });
     }
     return undefined;

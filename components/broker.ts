@@ -127,13 +127,19 @@ export class MqttBroker extends pulumi.ComponentResource {
 
     const ports: docker.types.input.ContainerPort[] = [];
     if (args.tcpPublish) {
-      ports.push({ internal: MQTT_TCP_PORT, external: args.tcpPublish.port, ip: args.tcpPublish.ip });
+      ports.push({
+        internal: MQTT_TCP_PORT,
+        external: args.tcpPublish.port,
+        ip: args.tcpPublish.ip,
+        protocol: "tcp",
+      });
     }
     if (args.websocketPublish) {
       ports.push({
         internal: args.websocketPort,
         external: args.websocketPublish.port,
         ip: args.websocketPublish.ip,
+        protocol: "tcp",
       });
     }
 

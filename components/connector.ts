@@ -64,7 +64,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
     const envs =
       args.tunnel.kind === "token"
         ? [pulumi.secret(pulumi.interpolate`TUNNEL_TOKEN=${args.tunnel.token}`)]
-        : [];
+        : undefined;
     const command = connectorCommand(args.tunnel, args.edge);
 
     this.containerNames = [];

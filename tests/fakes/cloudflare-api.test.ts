@@ -1,0 +1,633 @@
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { FakeCloudflareApi } from "./cloudflare-api.js";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const OTHER_ACCOUNT = "fedcba9876543210fedcba9876543210";
+const TOKEN = "fake_token_0123456789abcdefghijklmnopqrstuvwxyz";
+const ZONE_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+const fake = new FakeCloudflareApi({
+  accounts: [ACCOUNT, OTHER_ACCOUNT],
+  zones: [
+    { id: ZONE_ID, name: "example.com", accountId: ACCOUNT },
+    ...Array.from({ length: 6 }, (_, i) => ({ name: `zone${i}.test`, accountId: ACCOUNT })),
+    { name: "elsewhere.net", accountId: OTHER_ACCOUNT },
+  ],
+  apiToken: TOKEN,
+});
+let base = "";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- API results are checked field by field below */
+type Body = {
+  success: boolean;
+  errors: { code: number; message: string; error_chain?: { code: number; message: string }[] }[];
+  messages: unknown[];
+  result: any;
+  result_info?: any;
+};
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as Body;
+  return { status: res.status, headers: res.headers, ...json };
+}
+
+const secret = (bytes = 32): string => randomBytes(bytes).toString("base64");
+const tunnels = `/accounts/${ACCOUNT}/cfd_tunnel`;
+
+before(async () => {
+  base = await fake.start();
+  assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/client\/v4$/);
+});
+after(() => fake.stop());
+beforeEach(() => fake.reset());
+
+void test("tunnel: create, get, list, patch, delete", async () => {
+  const s = secret();
+  const created = await call("POST", tunnels, {
+    name: "mqtt-edge-dev",
+    config_src: "cloudflare",
+    tunnel_secret: s,
+  });
+  assert.equal(created.status, 200);
+  assert.equal(created.success, true);
+  assert.deepEqual(created.errors, []);
+  const t = created.result;
+  assert.match(t.id, /^[0-9a-f-]{36}$/);
+  assert.equal(t.name, "mqtt-edge-dev");
+  assert.equal(t.account_tag, ACCOUNT);
+  assert.equal(t.config_src, "cloudflare");
+  assert.equal(t.remote_config, true);
+  assert.equal(t.tun_type, "cfd_tunnel");
+  assert.equal(t.status, "inactive");
+  assert.equal(t.deleted_at, null);
+  assert.deepEqual(t.connections, []);
+  assert.ok(!Number.isNaN(Date.parse(t.created_at)));
+  assert.equal(t.tunnel_secret, undefined, "the secret is never echoed");
+
+  const got = await call("GET", `${tunnels}/${t.id}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.result.name, "mqtt-edge-dev");
+
+  const listed = await call("GET", `${tunnels}?name=mqtt-edge-dev&is_deleted=false`);
+  assert.equal(listed.result.length, 1);
+  assert.equal(listed.result_info.total_count, 1);
+
+  const patched = await call("PATCH", `${tunnels}/${t.id}`, {
+    name: "mqtt-edge-renamed",
+    tunnel_secret: secret(48),
+  });
+  assert.equal(patched.status, 200);
+  assert.equal(patched.result.name, "mqtt-edge-renamed");
+
+  const deleted = await call("DELETE", `${tunnels}/${t.id}`);
+  assert.equal(deleted.status, 200);
+  assert.ok(deleted.result.deleted_at);
+
+  // like the real API, a deleted tunnel is still readable, with deleted_at set
+  const afterDelete = await call("GET", `${tunnels}/${t.id}`);
+  assert.equal(afterDelete.status, 200);
+  assert.ok(afterDelete.result.deleted_at);
+  assert.equal((await call("GET", `${tunnels}?is_deleted=false`)).result.length, 0);
+  assert.equal((await call("GET", `${tunnels}?is_deleted=true`)).result.length, 1);
+  // and its name is free again
+  assert.equal(
+    (
+      await call("POST", tunnels, {
+        name: "mqtt-edge-renamed",
+        config_src: "cloudflare",
+        tunnel_secret: s,
+      })
+    ).status,
+    200,
+  );
+
+  const missing = await call("GET", `${tunnels}/00000000-0000-4000-8000-000000000000`);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.success, false);
+  assert.equal(missing.result, null);
+});
+
+void test("tunnel: bad secret, missing name, bad config_src, duplicate name are refused", async () => {
+  const short = await call("POST", tunnels, { name: "a", tunnel_secret: secret(16) });
+  assert.equal(short.status, 400);
+  assert.match(short.errors[0].message, /at least 32 bytes/);
+
+  const notB64 = await call("POST", tunnels, { name: "a", tunnel_secret: "not base64 at all!!" });
+  assert.equal(notB64.status, 400);
+  assert.match(notB64.errors[0].message, /base64/);
+
+  const noName = await call("POST", tunnels, { tunnel_secret: secret() });
+  assert.equal(noName.status, 400);
+  assert.match(noName.errors[0].message, /name is required/);
+
+  const badSrc = await call("POST", tunnels, {
+    name: "a",
+    config_src: "remote",
+    tunnel_secret: secret(),
+  });
+  assert.equal(badSrc.status, 400);
+  assert.match(badSrc.errors[0].message, /config_src/);
+
+  assert.equal((await call("POST", tunnels, { name: "dup", tunnel_secret: secret() })).status, 200);
+  const dup = await call("POST", tunnels, { name: "dup", tunnel_secret: secret() });
+  assert.equal(dup.status, 409);
+  assert.equal(dup.errors[0].code, 1013);
+
+  const malformed = await fetch(`${base}${tunnels}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: "{not json",
+  });
+  assert.equal(malformed.status, 400);
+  assert.equal(((await malformed.json()) as Body).errors[0].code, 6007);
+
+  // secret defaults to a generated one; config_src defaults to local
+  const generated = await call("POST", tunnels, { name: "no-secret" });
+  assert.equal(generated.status, 200);
+  assert.equal(generated.result.config_src, "local");
+  assert.equal(generated.result.remote_config, false);
+  assert.equal(fake.state.tunnels.get(generated.result.id)!.tunnelSecret.length, 44);
+
+  const otherAccount = await call("GET", `/accounts/99999999999999999999999999999999/cfd_tunnel`);
+  assert.equal(otherAccount.status, 403);
+});
+
+void test("tunnel: delete with active connections fails unless cascade; connections endpoints", async () => {
+  const t = (
+    await call("POST", tunnels, { name: "busy", config_src: "cloudflare", tunnel_secret: secret() })
+  ).result;
+  const conn = fake.connectTunnel(t.id);
+  const healthy = await call("GET", `${tunnels}/${t.id}`);
+  assert.equal(healthy.result.status, "healthy");
+  assert.equal(healthy.result.connections.length, 1);
+  assert.ok(healthy.result.conns_active_at);
+
+  const conns = await call("GET", `${tunnels}/${t.id}/connections`);
+  assert.equal(conns.result.length, 1);
+  assert.equal(conns.result[0].id, conn.client_id);
+  assert.equal(conns.result[0].conns[0].id, conn.id);
+
+  const refused = await call("DELETE", `${tunnels}/${t.id}`);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.errors[0].code, 1022);
+  assert.match(refused.errors[0].message, /active connections/);
+
+  assert.equal(
+    (await call("DELETE", `${tunnels}/${t.id}/connections?client_id=${conn.client_id}`)).status,
+    200,
+  );
+  assert.equal((await call("GET", `${tunnels}/${t.id}`)).result.status, "down");
+  assert.equal((await call("DELETE", `${tunnels}/${t.id}`)).status, 200);
+
+  const t2 = (await call("POST", tunnels, { name: "busy2", tunnel_secret: secret() })).result;
+  fake.connectTunnel(t2.id);
+  const cascaded = await call("DELETE", `${tunnels}/${t2.id}?cascade=true`);
+  assert.equal(cascaded.status, 200);
+  assert.ok(cascaded.result.deleted_at);
+  assert.deepEqual(cascaded.result.connections, []);
+});
+
+void test("tunnel config: put, get, validation", async () => {
+  const t = (
+    await call("POST", tunnels, { name: "cfg", config_src: "cloudflare", tunnel_secret: secret() })
+  ).result;
+  const empty = await call("GET", `${tunnels}/${t.id}/configurations`);
+  assert.equal(empty.status, 200);
+  assert.equal(empty.result.config, null);
+  assert.equal(empty.result.version, 0);
+
+  const config = {
+    ingress: [
+      {
+        hostname: "mqtt.example.com",
+        service: "http://mosquitto:9001",
+        originRequest: { connectTimeout: 10 },
+      },
+      { service: "http_status:404" },
+    ],
+  };
+  const put = await call("PUT", `${tunnels}/${t.id}/configurations`, { config });
+  assert.equal(put.status, 200);
+  assert.equal(put.result.tunnel_id, t.id);
+  assert.equal(put.result.account_id, ACCOUNT);
+  assert.equal(put.result.source, "cloudflare");
+  assert.equal(put.result.version, 1);
+  assert.deepEqual(put.result.config, config);
+
+  const got = await call("GET", `${tunnels}/${t.id}/configurations`);
+  assert.deepEqual(got.result.config, config);
+  assert.equal(got.result.version, 1);
+  assert.equal(
+    (await call("PUT", `${tunnels}/${t.id}/configurations`, { config })).result.version,
+    2,
+  );
+
+  const noCatchAll = await call("PUT", `${tunnels}/${t.id}/configurations`, {
+    config: { ingress: [{ hostname: "mqtt.example.com", service: "http://x:1" }] },
+  });
+  assert.equal(noCatchAll.status, 400);
+  assert.match(noCatchAll.errors[0].message, /last ingress rule must match all URLs/);
+
+  const badHost = await call("PUT", `${tunnels}/${t.id}/configurations`, {
+    config: {
+      ingress: [
+        { hostname: "https://mqtt.example.com", service: "http://x:1" },
+        { service: "http_status:404" },
+      ],
+    },
+  });
+  assert.equal(badHost.status, 400);
+  assert.match(badHost.errors[0].message, /not a valid host name/);
+
+  const badService = await call("PUT", `${tunnels}/${t.id}/configurations`, {
+    config: {
+      ingress: [
+        { hostname: "a.example.com", service: "mosquitto:9001" },
+        { service: "http_status:404" },
+      ],
+    },
+  });
+  assert.equal(badService.status, 400);
+  assert.match(badService.errors[0].message, /invalid service/);
+
+  const earlyCatchAll = await call("PUT", `${tunnels}/${t.id}/configurations`, {
+    config: {
+      ingress: [
+        { service: "http://x:1" },
+        { hostname: "a.example.com", service: "http://x:1" },
+        { service: "http_status:404" },
+      ],
+    },
+  });
+  assert.equal(earlyCatchAll.status, 400);
+
+  const noIngress = await call("PUT", `${tunnels}/${t.id}/configurations`, { config: {} });
+  assert.equal(noIngress.status, 400);
+
+  const local = (await call("POST", tunnels, { name: "local-one", tunnel_secret: secret() }))
+    .result;
+  const onLocal = await call("PUT", `${tunnels}/${local.id}/configurations`, { config });
+  assert.equal(onLocal.status, 400);
+  assert.match(onLocal.errors[0].message, /config_src/);
+});
+
+void test("tunnel token decodes to {a, t, s}", async () => {
+  const s = secret();
+  const t = (
+    await call("POST", tunnels, { name: "tok", config_src: "cloudflare", tunnel_secret: s })
+  ).result;
+  const res = await call("GET", `${tunnels}/${t.id}/token`);
+  assert.equal(res.status, 200);
+  assert.equal(typeof res.result, "string");
+  const decoded = JSON.parse(Buffer.from(res.result, "base64").toString("utf8"));
+  assert.deepEqual(decoded, { a: ACCOUNT, t: t.id, s });
+  await call("DELETE", `${tunnels}/${t.id}`);
+  assert.equal((await call("GET", `${tunnels}/${t.id}/token`)).status, 404);
+});
+
+void test("dns: create, duplicate, ttl rule, update, delete", async () => {
+  const records = `/zones/${ZONE_ID}/dns_records`;
+  const target = "11111111-2222-4333-8444-555555555555.cfargotunnel.com";
+  const created = await call("POST", records, {
+    name: "mqtt",
+    type: "CNAME",
+    content: target,
+    proxied: true,
+    ttl: 1,
+  });
+  assert.equal(created.status, 200);
+  const r = created.result;
+  assert.match(r.id, /^[0-9a-f]{32}$/);
+  assert.equal(r.name, "mqtt.example.com", "name becomes an FQDN inside the zone");
+  assert.equal(r.type, "CNAME");
+  assert.equal(r.content, target);
+  assert.equal(r.proxied, true);
+  assert.equal(r.proxiable, true);
+  assert.equal(r.ttl, 1);
+  assert.equal(r.comment, null);
+  assert.deepEqual(r.tags, []);
+  assert.deepEqual(r.settings, {});
+  assert.equal(typeof r.meta, "object");
+  assert.ok(r.created_on && r.modified_on);
+
+  const dup = await call("POST", records, {
+    name: "mqtt.example.com",
+    type: "CNAME",
+    content: "other.example.net",
+    ttl: 1,
+  });
+  assert.equal(dup.status, 400);
+  assert.equal(dup.errors[0].code, 81053);
+  assert.equal(dup.errors[0].message, "An A, AAAA, or CNAME record with that host already exists.");
+  const dupA = await call("POST", records, {
+    name: "mqtt",
+    type: "A",
+    content: "192.0.2.1",
+    ttl: 1,
+  });
+  assert.equal(dupA.errors[0].code, 81053);
+
+  const ttl = await call("POST", records, {
+    name: "ws",
+    type: "CNAME",
+    content: target,
+    proxied: true,
+    ttl: 300,
+  });
+  assert.equal(ttl.status, 400);
+  assert.equal(ttl.errors[0].code, 1004);
+  assert.equal(ttl.errors[0].error_chain?.[0].code, 9021);
+  assert.match(ttl.errors[0].error_chain![0].message, /proxied/);
+  const badTtl = await call("POST", records, {
+    name: "ws",
+    type: "CNAME",
+    content: target,
+    ttl: 5,
+  });
+  assert.equal(badTtl.errors[0].error_chain?.[0].code, 9021);
+
+  const noContent = await call("POST", records, { name: "ws", type: "CNAME", ttl: 1 });
+  assert.equal(noContent.status, 400);
+  assert.equal(noContent.errors[0].error_chain?.[0].code, 9007);
+
+  const apex = await call("POST", records, { name: "@", type: "TXT", content: "hello", ttl: 300 });
+  assert.equal(apex.result.name, "example.com");
+  assert.equal(apex.result.proxiable, false);
+
+  const got = await call("GET", `${records}/${r.id}`);
+  assert.deepEqual(got.result, r);
+
+  const put = await call("PUT", `${records}/${r.id}`, {
+    name: "mqtt.example.com",
+    type: "CNAME",
+    content: target,
+    proxied: false,
+    ttl: 300,
+    comment: "managed by pulumi",
+    tags: ["app:mqtt"],
+  });
+  assert.equal(put.status, 200);
+  assert.equal(put.result.ttl, 300);
+  assert.equal(put.result.proxied, false);
+  assert.equal(put.result.comment, "managed by pulumi");
+  assert.deepEqual(put.result.tags, ["app:mqtt"]);
+  assert.ok(put.result.comment_modified_on);
+
+  const patched = await call("PATCH", `${records}/${r.id}`, { proxied: true, ttl: 1 });
+  assert.equal(patched.result.proxied, true);
+  assert.equal(patched.result.comment, "managed by pulumi");
+  const badPatch = await call("PATCH", `${records}/${r.id}`, { ttl: 120 });
+  assert.equal(badPatch.status, 400, "proxied record keeps ttl 1");
+
+  const list = await call("GET", `${records}?type=CNAME&name=mqtt.example.com`);
+  assert.equal(list.result.length, 1);
+  assert.equal(list.result_info.total_count, 1);
+
+  const del = await call("DELETE", `${records}/${r.id}`);
+  assert.deepEqual(del.result, { id: r.id });
+  const gone = await call("GET", `${records}/${r.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.errors[0].code, 81044);
+  assert.equal((await call("DELETE", `${records}/${r.id}`)).status, 404);
+
+  const unknownZone = await call("GET", `/zones/ffffffffffffffffffffffffffffffff/dns_records`);
+  assert.equal(unknownZone.status, 404);
+});
+
+void test("zones: lookup by name and account, pagination", async () => {
+  const byName = await call("GET", `/zones?name=example.com&account.id=${ACCOUNT}`);
+  assert.equal(byName.status, 200);
+  assert.equal(byName.result.length, 1);
+  const z = byName.result[0];
+  assert.equal(z.id, ZONE_ID);
+  assert.equal(z.name, "example.com");
+  assert.equal(z.status, "active");
+  assert.deepEqual(z.account.id, ACCOUNT);
+  assert.ok(Array.isArray(z.name_servers) && z.name_servers.length === 2);
+  assert.deepEqual(byName.result_info, {
+    page: 1,
+    per_page: 20,
+    count: 1,
+    total_count: 1,
+    total_pages: 1,
+  });
+
+  assert.equal(
+    (await call("GET", `/zones?name=example.com&account.id=${OTHER_ACCOUNT}`)).result.length,
+    0,
+  );
+  assert.equal((await call("GET", `/zones?name=nope.example`)).result.length, 0);
+  assert.equal((await call("GET", `/zones?name=ends_with:.test`)).result.length, 6);
+
+  const seen: string[] = [];
+  for (let page = 1; page <= 4; page++) {
+    const res = await call("GET", `/zones?account.id=${ACCOUNT}&per_page=3&page=${page}`);
+    assert.equal(res.result_info.per_page, 3);
+    assert.equal(res.result_info.total_count, 7);
+    assert.equal(res.result_info.page, page);
+    assert.equal(res.result_info.count, res.result.length);
+    seen.push(...res.result.map((x: { name: string }) => x.name));
+    if (page === 4) assert.equal(res.result.length, 0, "past the last page the list is empty");
+  }
+  assert.equal(new Set(seen).size, 7);
+
+  const single = await call("GET", `/zones/${ZONE_ID}`);
+  assert.equal(single.result.name, "example.com");
+  assert.ok(
+    fake.state.zones.has(FakeCloudflareApi.zoneIdFor("zone0.test")),
+    "zones without an id get a stable one",
+  );
+  assert.equal((await call("GET", `/zones/00000000000000000000000000000000`)).status, 404);
+});
+
+void test("access: service token, policy, application CRUD", async () => {
+  const acc = `/accounts/${ACCOUNT}/access`;
+  const tok = await call("POST", `${acc}/service_tokens`, { name: "mqtt-client" });
+  assert.equal(tok.status, 200);
+  assert.match(tok.result.client_id, /^[0-9a-f]{32}\.access$/);
+  assert.match(tok.result.client_secret, /^[0-9a-f]{64}$/);
+  assert.equal(tok.result.duration, "8760h");
+  assert.ok(tok.result.expires_at);
+  const tokGet = await call("GET", `${acc}/service_tokens/${tok.result.id}`);
+  assert.equal(tokGet.result.client_id, tok.result.client_id);
+  assert.equal(tokGet.result.client_secret, undefined, "the secret is only returned once");
+  assert.equal((await call("GET", `${acc}/service_tokens`)).result.length, 1);
+  const renamed = await call("PUT", `${acc}/service_tokens/${tok.result.id}`, {
+    name: "mqtt-client-2",
+  });
+  assert.equal(renamed.result.name, "mqtt-client-2");
+  assert.equal(renamed.result.client_secret, undefined);
+  const rotated = await call("POST", `${acc}/service_tokens/${tok.result.id}/rotate`, {});
+  assert.notEqual(rotated.result.client_secret, tok.result.client_secret);
+  assert.equal((await call("POST", `${acc}/service_tokens`, {})).status, 400);
+
+  const badPolicy = await call("POST", `${acc}/policies`, {
+    name: "p",
+    decision: "maybe",
+    include: [{ everyone: {} }],
+  });
+  assert.equal(badPolicy.status, 400);
+  const ghostToken = await call("POST", `${acc}/policies`, {
+    name: "p",
+    decision: "non_identity",
+    include: [{ service_token: { token_id: "00000000-0000-4000-8000-000000000000" } }],
+  });
+  assert.equal(ghostToken.status, 400);
+  assert.match(ghostToken.errors[0].message, /service token/);
+
+  const policy = await call("POST", `${acc}/policies`, {
+    name: "mqtt service token",
+    decision: "non_identity",
+    include: [{ service_token: { token_id: tok.result.id } }],
+  });
+  assert.equal(policy.status, 200);
+  const p = policy.result;
+  assert.equal(p.decision, "non_identity");
+  assert.equal(p.reusable, true);
+  assert.deepEqual(p.include, [{ service_token: { token_id: tok.result.id } }]);
+  assert.deepEqual(p.exclude, []);
+  assert.equal((await call("GET", `${acc}/policies/${p.id}`)).result.name, "mqtt service token");
+  const pUpd = await call("PUT", `${acc}/policies/${p.id}`, {
+    name: "mqtt token v2",
+    decision: "non_identity",
+    include: [{ any_valid_service_token: {} }],
+  });
+  assert.equal(pUpd.result.name, "mqtt token v2");
+
+  const noDomain = await call("POST", `${acc}/apps`, { name: "mqtt", type: "self_hosted" });
+  assert.equal(noDomain.status, 400);
+  const ghostPolicy = await call("POST", `${acc}/apps`, {
+    name: "mqtt",
+    type: "self_hosted",
+    domain: "mqtt.example.com",
+    policies: [{ id: "00000000-0000-4000-8000-000000000000" }],
+  });
+  assert.equal(ghostPolicy.status, 400);
+
+  const app = await call("POST", `${acc}/apps`, {
+    name: "mqtt",
+    type: "self_hosted",
+    domain: "mqtt.example.com",
+    policies: [{ id: p.id, precedence: 1 }],
+  });
+  assert.equal(app.status, 200);
+  const a = app.result;
+  assert.match(a.aud, /^[0-9a-f]{64}$/);
+  assert.equal(a.domain, "mqtt.example.com");
+  assert.deepEqual(a.self_hosted_domains, ["mqtt.example.com"]);
+  assert.equal(a.session_duration, "24h");
+  assert.equal(a.policies.length, 1);
+  assert.equal(a.policies[0].id, p.id);
+  assert.equal(a.policies[0].precedence, 1);
+  assert.equal(
+    a.policies[0].decision,
+    "non_identity",
+    "reusable policies are expanded in app responses",
+  );
+  assert.equal((await call("GET", `${acc}/policies/${p.id}`)).result.app_count, 1);
+
+  const inUse = await call("DELETE", `${acc}/policies/${p.id}`);
+  assert.equal(inUse.status, 400);
+
+  const upd = await call("PUT", `${acc}/apps/${a.id}`, {
+    name: "mqtt ws",
+    type: "self_hosted",
+    domain: "mqtt.example.com",
+    policies: [],
+  });
+  assert.equal(upd.result.name, "mqtt ws");
+  assert.deepEqual(upd.result.policies, []);
+  assert.equal((await call("GET", `${acc}/apps`)).result.length, 1);
+  assert.equal((await call("GET", `${acc}/apps/${a.id}`)).result.aud, a.aud);
+
+  assert.deepEqual((await call("DELETE", `${acc}/apps/${a.id}`)).result, { id: a.id });
+  assert.equal((await call("GET", `${acc}/apps/${a.id}`)).status, 404);
+  assert.deepEqual((await call("DELETE", `${acc}/policies/${p.id}`)).result, { id: p.id });
+  assert.equal((await call("GET", `${acc}/policies/${p.id}`)).status, 404);
+  assert.equal((await call("DELETE", `${acc}/service_tokens/${tok.result.id}`)).status, 200);
+  assert.equal((await call("GET", `${acc}/service_tokens/${tok.result.id}`)).status, 404);
+
+  // zone-scoped app
+  const zoneApp = await call("POST", `/zones/${ZONE_ID}/access/apps`, {
+    name: "z",
+    domain: "z.example.com",
+  });
+  assert.equal(zoneApp.status, 200);
+  assert.equal(
+    (await call("GET", `/zones/${ZONE_ID}/access/apps/${zoneApp.result.id}`)).status,
+    200,
+  );
+});
+
+void test("auth: missing or wrong bearer token is refused", async () => {
+  const none = await call("GET", "/zones", undefined, null);
+  assert.equal(none.status, 401);
+  assert.equal(none.errors[0].code, 10000);
+  const wrong = await call("GET", "/zones", undefined, "x".repeat(40));
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.errors[0].code, 10000);
+  assert.equal((await call("GET", "/user/tokens/verify")).result.status, "active");
+});
+
+void test("faults: 429 with Retry-After then success; 5xx with match", async () => {
+  fake.injectFaults({ status: 429, count: 2, match: /\/zones$/ });
+  const first = await call("GET", "/zones");
+  assert.equal(first.status, 429);
+  assert.equal(first.headers.get("retry-after"), "1");
+  assert.equal(first.success, false);
+  assert.ok(first.errors[0].code > 0);
+  // a non-matching request is not affected
+  assert.equal((await call("GET", `/zones/${ZONE_ID}`)).status, 200);
+  assert.equal((await call("GET", "/zones")).status, 429);
+  assert.equal((await call("GET", "/zones")).status, 200);
+
+  fake.injectFaults({ status: 503, count: 1, match: /^POST .*cfd_tunnel/ });
+  assert.equal((await call("GET", `${tunnels}`)).status, 200);
+  const failed = await call("POST", tunnels, { name: "x", tunnel_secret: secret() });
+  assert.equal(failed.status, 503);
+  assert.equal(fake.state.tunnels.size, 0, "a faulted request has no effect");
+  assert.equal((await call("POST", tunnels, { name: "x", tunnel_secret: secret() })).status, 200);
+
+  const statuses = fake.requests.filter((r) => r.path.endsWith("/zones")).map((r) => r.status);
+  assert.deepEqual(statuses, [429, 429, 200]);
+});
+
+void test("unknown routes answer 404 and are recorded", async () => {
+  const res = await call("GET", `/accounts/${ACCOUNT}/teamnet/routes`);
+  assert.equal(res.status, 404);
+  assert.equal(res.errors[0].code, 7000);
+  const wrongMethod = await call("POST", `/zones/${ZONE_ID}`, {});
+  assert.equal(wrongMethod.status, 404);
+  const outside = await fetch(`${base.replace(/\/client\/v4$/, "")}/elsewhere`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(outside.status, 404);
+  const unknown = fake.requests.filter((r) => r.status === 404);
+  assert.deepEqual(
+    unknown.map((r) => `${r.method} ${r.path}`),
+    [
+      `GET /client/v4/accounts/${ACCOUNT}/teamnet/routes`,
+      `POST /client/v4/zones/${ZONE_ID}`,
+      "GET /elsewhere",
+    ],
+  );
+});
+
+void test("reset clears state and requests but keeps configured zones", async () => {
+  await call("POST", tunnels, { name: "r", tunnel_secret: secret() });
+  assert.equal(fake.state.tunnels.size, 1);
+  fake.reset();
+  assert.equal(fake.state.tunnels.size, 0);
+  assert.equal(fake.requests.length, 0);
+  assert.equal(fake.state.zones.size, 8);
+});

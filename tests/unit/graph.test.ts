@@ -1,0 +1,300 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  FAKE_ACCOUNT,
+  T,
+  fakeToken,
+  managedConfig,
+  resolve,
+  runProgram,
+  type Recorder,
+  type Registration,
+} from "./harness";
+
+function count(rec: Recorder, type: string): number {
+  return rec.ofType(type).length;
+}
+
+function parentOf(rec: Recorder, r: Registration): Registration | undefined {
+  return rec.byUrn(r.parent);
+}
+
+const quick = {
+  tunnel: { mode: "quick", image: "cloudflare/cloudflared:2025.11.1" },
+  broker: { users: [{ name: "u", acl: [{ access: "readwrite", topic: "#" }] }] },
+};
+const none = { ...quick, tunnel: { mode: "none" } };
+const TOKEN = fakeToken("made-elsewhere");
+const token = { tunnel: { mode: "token", replicas: 2 }, tunnelToken: TOKEN, broker: quick.broker };
+
+describe("managed mode graph", () => {
+  test("declares every resource once, under the right parents", async () => {
+    const { rec } = await runProgram(managedConfig());
+    assert.equal(count(rec, T.edgeHost), 1);
+    assert.equal(count(rec, T.dockerProvider), 1);
+    assert.equal(count(rec, T.network), 2);
+    assert.equal(count(rec, T.volume), 2, "config and data volumes");
+    assert.equal(count(rec, T.container), 3, "one broker, two connectors");
+    assert.equal(count(rec, T.tunnel), 1);
+    assert.equal(count(rec, T.tunnelConfig), 1);
+    assert.equal(count(rec, T.dns), 1);
+    assert.equal(count(rec, T.password), 2, "one per MQTT user");
+    assert.equal(count(rec, T.bytes), 1, "the tunnel secret");
+    assert.equal(count(rec, T.accessApp), 0, "Access is opt-in");
+
+    const host = rec.ofType(T.edgeHost)[0];
+    for (const type of [T.broker, T.tunnelComponent, T.connector, T.privateNetwork, T.dockerProvider]) {
+      assert.equal(parentOf(rec, rec.ofType(type)[0])?.urn, host.urn, `${type} is a child of the host`);
+    }
+    for (const r of rec.ofType(T.container)) {
+      assert.match(r.provider, /pulumi:providers:docker::local-docker::/, `${r.name} uses the host's provider`);
+    }
+    const tunnelComponent = rec.ofType(T.tunnelComponent)[0];
+    for (const type of [T.tunnel, T.tunnelConfig, T.dns, T.bytes]) {
+      assert.equal(parentOf(rec, rec.ofType(type)[0])?.urn, tunnelComponent.urn);
+    }
+  });
+
+  test("the tunnel is remotely managed with a 32-byte base64 secret", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const secret = rec.ofType(T.bytes)[0];
+    assert.equal(secret.inputs.length, 32);
+    const tunnel = rec.ofType(T.tunnel)[0];
+    assert.equal(tunnel.inputs.configSrc, "cloudflare");
+    assert.equal(tunnel.inputs.accountId, FAKE_ACCOUNT);
+    assert.equal(Buffer.from(tunnel.inputs.tunnelSecret, "base64").length, 32);
+    assert.ok(tunnel.dependencies.includes(secret.urn));
+  });
+
+  test("ingress routes the hostname to the broker's WebSocket listener, then 404", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const config = rec.ofType(T.tunnelConfig)[0];
+    const ingresses = config.inputs.config.ingresses;
+    assert.deepEqual(ingresses, [
+      { hostname: "mqtt.example.com", service: "http://mosquitto:9001" },
+      { service: "http_status:404" },
+    ]);
+    assert.equal(config.inputs.tunnelId, "local-tunnel-tunnel-id");
+  });
+
+  test("DNS records are proxied CNAMEs to <id>.cfargotunnel.com with ttl 1", async () => {
+    const { rec } = await runProgram(
+      managedConfig({
+        tunnel: { ...(managedConfig().tunnel as object), hostname: ["mqtt.example.com", "mqtt2.example.com"] },
+      }),
+    );
+    const records = rec.ofType(T.dns);
+    assert.equal(records.length, 2);
+    for (const r of records) {
+      assert.equal(r.inputs.type, "CNAME");
+      assert.equal(r.inputs.content, "local-tunnel-tunnel-id.cfargotunnel.com");
+      assert.equal(r.inputs.proxied, true);
+      assert.equal(r.inputs.ttl, 1);
+      assert.equal(r.inputs.zoneId, "zone-example.com");
+    }
+    assert.deepEqual(records.map((r) => r.inputs.name).sort(), ["mqtt.example.com", "mqtt2.example.com"]);
+    assert.equal(rec.calls.filter((c) => c.token.endsWith("getZone")).length, 1, "one lookup per zone");
+  });
+
+  test("connectors wait for the tunnel config and get the token only as a secret env var", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const config = rec.ofType(T.tunnelConfig)[0];
+    const connector = rec.ofType(T.connector)[0];
+    assert.ok(connector.dependencies.includes(config.urn), "connector component depends on the tunnel config");
+    const containers = rec.ofType(T.container).filter((c) => c.name.startsWith("local-connector-"));
+    assert.equal(containers.length, 2);
+    for (const c of containers) {
+      assert.ok(c.dependencies.includes(config.urn) || parentOf(rec, c)?.dependencies.includes(config.urn));
+      assert.deepEqual(c.inputs.command, ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"]);
+      assert.ok(!JSON.stringify(c.inputs.command).includes(TOKEN.slice(0, 10)));
+      assert.ok(c.secretInputs.has("envs"), "envs carry the token as a secret");
+      assert.equal(c.inputs.envs[0], `TUNNEL_TOKEN=${fakeToken("local-tunnel-tunnel-id")}`);
+      assert.ok(c.additionalSecretOutputs.includes("envs"));
+    }
+  });
+
+  test("Access adds an application, a policy and a service token whose secret is secret", async () => {
+    const { rec, outputs } = await runProgram(
+      managedConfig({ tunnel: { ...(managedConfig().tunnel as object), access: true } }),
+    );
+    const app = rec.ofType(T.accessApp)[0];
+    const policy = rec.ofType(T.accessPolicy)[0];
+    const token = rec.ofType(T.accessToken)[0];
+    assert.equal(app.inputs.type, "self_hosted");
+    assert.equal(app.inputs.domain, "mqtt.example.com");
+    assert.deepEqual(app.inputs.policies, [{ id: "local-tunnel-access-policy-id", precedence: 1 }]);
+    assert.equal(policy.inputs.decision, "non_identity");
+    assert.deepEqual(policy.inputs.includes, [{ serviceToken: { tokenId: "local-tunnel-access-token-id" } }]);
+    assert.ok(token.additionalSecretOutputs.includes("clientSecret"));
+    const secret = await resolve(outputs.edgeHosts[0].tunnel!.accessClientSecret);
+    assert.equal(secret.secret, true);
+  });
+});
+
+describe("other modes", () => {
+  test("quick mode creates no Cloudflare resources and runs a quick tunnel to the broker", async () => {
+    const { rec } = await runProgram(quick);
+    assert.equal(rec.registrations.filter((r) => r.type.startsWith("cloudflare:")).length, 0);
+    assert.equal(rec.calls.length, 0, "no Cloudflare API lookups");
+    const connectors = rec.ofType(T.container).filter((c) => c.name.includes("connector"));
+    assert.equal(connectors.length, 1);
+    assert.deepEqual(connectors[0].inputs.command.slice(-2), ["--url", "http://mosquitto:9001"]);
+    assert.equal(connectors[0].inputs.envs, undefined);
+  });
+
+  test("none mode deploys the broker alone", async () => {
+    const { rec } = await runProgram(none);
+    assert.equal(count(rec, T.connector), 0);
+    assert.equal(count(rec, T.container), 1);
+    assert.equal(rec.registrations.filter((r) => r.type.startsWith("cloudflare:")).length, 0);
+  });
+
+  test("token mode runs connectors with the configured secret token and no Cloudflare resources", async () => {
+    const { rec, outputs } = await runProgram(token, { secretKeys: ["tunnelToken"] });
+    assert.equal(rec.registrations.filter((r) => r.type.startsWith("cloudflare:")).length, 0);
+    const connectors = rec.ofType(T.container).filter((c) => c.name.includes("connector"));
+    assert.equal(connectors.length, 2);
+    for (const c of connectors) {
+      assert.ok(c.secretInputs.has("envs"));
+      assert.equal(c.inputs.envs[0], `TUNNEL_TOKEN=${TOKEN}`);
+    }
+    const out = await resolve(outputs.tunnelToken);
+    assert.equal(out.secret, true);
+    assert.equal(out.value, TOKEN);
+  });
+});
+
+describe("hardening", () => {
+  test("every container is locked down", async () => {
+    const { rec } = await runProgram(managedConfig());
+    for (const c of rec.ofType(T.container)) {
+      assert.equal(c.inputs.readOnly, true, `${c.name} readOnly`);
+      assert.deepEqual(c.inputs.capabilities, { drops: ["ALL"] }, `${c.name} capabilities`);
+      assert.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"]);
+      assert.ok(c.inputs.memory > 0, `${c.name} memory limit`);
+      assert.equal(c.inputs.restart, "unless-stopped");
+      assert.equal(c.inputs.logDriver, "json-file");
+      assert.deepEqual(c.inputs.logOpts, { "max-size": "10m", "max-file": "3" });
+      assert.ok(c.inputs.healthcheck?.tests?.length, `${c.name} healthcheck`);
+      assert.match(c.inputs.user, /^[1-9]\d*:[1-9]\d*$/, `${c.name} runs as a non-root uid:gid`);
+      assert.ok(!c.inputs.privileged);
+      assert.ok(c.deleteBeforeReplace, `${c.name} has a fixed name`);
+    }
+  });
+
+  test("the broker sits on the internal network only and publishes nothing by default", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const broker = rec.byName("local-broker-mosquitto");
+    const internal = rec.byName("local-net-broker");
+    assert.equal(internal.inputs.internal, true);
+    assert.notEqual(rec.byName("local-net-egress").inputs.internal, true);
+    assert.deepEqual(broker.inputs.networksAdvanced, [{ name: "mqtt-edge-dev-local-broker", aliases: ["mosquitto"] }]);
+    assert.deepEqual(broker.inputs.ports ?? [], []);
+    const connector = rec.byName("local-connector-1");
+    assert.deepEqual(
+      connector.inputs.networksAdvanced.map((n: { name: string }) => n.name).sort(),
+      ["mqtt-edge-dev-local-broker", "mqtt-edge-dev-local-egress"],
+    );
+  });
+
+  test("1883 is published only where configured", async () => {
+    const cfg = managedConfig();
+    (cfg.broker as Record<string, unknown>).tcp = { publish: "127.0.0.1:11883" };
+    const { rec } = await runProgram(cfg);
+    assert.deepEqual(rec.byName("local-broker-mosquitto").inputs.ports, [
+      { internal: 1883, external: 11883, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
+  });
+
+  test("rendered files are uploaded owned by mosquitto, the password file as a secret", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const broker = rec.byName("local-broker-mosquitto");
+    const uploads = broker.inputs.uploads as { file: string; content: string; owner: string; permissions: string }[];
+    assert.deepEqual(uploads.map((u) => u.file).sort(), [
+      "/mosquitto/config/acl",
+      "/mosquitto/config/mosquitto.conf",
+      "/mosquitto/config/passwd",
+    ]);
+    for (const u of uploads) assert.equal(u.owner, "1883");
+    assert.equal(uploads.find((u) => u.file.endsWith("passwd"))!.permissions, "0600");
+    assert.ok(broker.secretInputs.has("uploads"));
+    assert.ok(broker.additionalSecretOutputs.includes("uploads"));
+    const passwd = uploads.find((u) => u.file.endsWith("passwd"))!.content;
+    assert.match(passwd, /^sensor:\$7\$101\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==\ndashboard:\$7\$/);
+    assert.ok(!passwd.includes("pw-mqtt-password"), "no plaintext password in the file");
+  });
+
+  test("protect marks the tunnel, DNS records and the data volume", async () => {
+    const { rec } = await runProgram({ ...managedConfig(), protect: true });
+    assert.ok(rec.ofType(T.tunnel)[0].protect);
+    assert.ok(rec.ofType(T.dns)[0].protect);
+    assert.ok(rec.byName("local-broker-data").protect);
+    assert.ok(!rec.byName("local-broker-mosquitto").protect);
+    const unprotected = await runProgram(managedConfig());
+    assert.ok(!unprotected.rec.ofType(T.tunnel)[0].protect);
+  });
+});
+
+describe("secrets", () => {
+  test("every output and input that carries a secret is secret", async () => {
+    const { rec, outputs } = await runProgram(managedConfig());
+    const creds = await resolve(outputs.mqttCredentials);
+    assert.equal(creds.secret, true);
+    assert.deepEqual(Object.keys(creds.value).sort(), ["dashboard", "sensor"]);
+    const token = await resolve(outputs.tunnelToken);
+    assert.equal(token.secret, true);
+    assert.equal(JSON.parse(Buffer.from(token.value, "base64").toString()).t, "local-tunnel-tunnel-id");
+    const host = outputs.edgeHosts[0];
+    assert.equal((await resolve(host.token)).secret, true);
+    assert.equal((await resolve(host.tunnel!.token)).secret, true);
+    assert.equal((await resolve(host.broker.passwordFile)).secret, true);
+    assert.ok(rec.ofType(T.tunnel)[0].secretInputs.has("tunnelSecret"));
+    assert.ok(rec.ofType(T.tunnel)[0].additionalSecretOutputs.includes("tunnelSecret"));
+    // Nothing secret leaks into a plain input anywhere in the graph.
+    const secrets = [...Object.values(creds.value), token.value, Buffer.alloc(32, 1).toString("base64")];
+    for (const r of rec.registrations) {
+      for (const [k, v] of Object.entries(r.rawInputs)) {
+        if (r.secretInputs.has(k)) continue;
+        const text = JSON.stringify(v);
+        for (const s of secrets) assert.ok(!text.includes(s), `${r.name}.${k} holds a secret in plain text`);
+      }
+    }
+  });
+
+  test("the summary output holds no secret", async () => {
+    const { outputs } = await runProgram(managedConfig());
+    const summary = await resolve(outputs.hosts[0]);
+    assert.equal(summary.secret, false);
+    assert.deepEqual(summary.value, {
+      name: "local",
+      docker: "DOCKER_HOST or the local socket",
+      mode: "managed",
+      websocketUrls: ["wss://mqtt.example.com"],
+      tunnelId: "local-tunnel-tunnel-id",
+      connectors: 2,
+      broker: "mqtt-edge-dev-local-mosquitto",
+    });
+    assert.equal((await resolve(outputs.websocketUrl)).value, "wss://mqtt.example.com");
+  });
+});
+
+describe("stacks side by side", () => {
+  test("dev and prod on one Docker host and one account share no physical name", async () => {
+    const names = async (stack: string) => {
+      const { rec } = await runProgram(managedConfig(), { stack });
+      const physical = new Set<string>();
+      for (const r of rec.registrations) {
+        if (r.type === T.dns) continue; // hostnames are the user's choice, checked by validation
+        if (typeof r.inputs.name === "string") physical.add(`${r.type} ${r.inputs.name}`);
+      }
+      return physical;
+    };
+    const dev = await names("dev");
+    const prod = await names("prod");
+    assert.ok(dev.size >= 7, [...dev].join("\n"));
+    const shared = [...dev].filter((n) => prod.has(n));
+    assert.deepEqual(shared, [], "physical names shared by two stacks");
+    assert.ok([...dev].some((n) => n.includes("mqtt-edge-dev-local-mosquitto")));
+    assert.ok([...prod].some((n) => n.includes("mqtt-edge-prod-local-mosquitto")));
+  });
+});
