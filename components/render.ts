@@ -44,7 +44,9 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     lines.push(`persistence_location ${paths.data}`, "autosave_interval 60");
   }
   lines.push(
-    "log_dest stdout",
+    // stderr, not stdout: mosquitto block-buffers stdout without a terminal, so `docker logs`
+    // would show nothing (eclipse/mosquitto#2354).
+    "log_dest stderr",
     "log_type error",
     "log_type warning",
     "log_type notice",

