@@ -26,7 +26,7 @@ export interface MosquittoConfInput {
   /** Whether a password file is uploaded (there are users). */
   passwordFile: boolean;
   /** Paths; tests point these at a temporary directory. */
-  paths?: Partial<typeof MOSQUITTO_PATHS>;
+  paths?: Partial<Record<keyof typeof MOSQUITTO_PATHS, string>>;
 }
 
 /** mosquitto.conf for mosquitto 2.0 and 2.1. */

@@ -225,6 +225,7 @@ write_client_js() {
 //
 //   node /app/client.js pubsub  --url ws://host:9001 --user U --topic T --message M
 //                               [--retain] [--qos 0|1|2] [--timeout SECONDS] [--client-id ID]
+//                               [--no-publish]  (only wait for M, e.g. a retained message)
 //   node /app/client.js connect --url mqtt://host:1883 --user U [--timeout SECONDS]
 //
 // pubsub: connect, subscribe to T, publish M to T, wait until M comes back.
@@ -257,6 +258,7 @@ function parse(argv) {
       case "--timeout": o.timeout = Number(v()); break;
       case "--client-id": o.clientId = v(); break;
       case "--retain": o.retain = true; break;
+      case "--no-publish": o.noPublish = true; break;
       case "--pass": case "--password":
         fail("usage", "passwords are read from the MQTT_PASSWORD environment variable, not argv");
         break;
@@ -323,6 +325,7 @@ function main() {
       if (granted && granted.some((g) => g.qos === 128)) {
         return fail("auth", `subscription to ${o.topic} refused (ACL)`);
       }
+      if (o.noPublish) return;
       client.publish(o.topic, o.message, { qos: o.qos, retain: o.retain }, (perr) => {
         if (perr) fail("other", `publish failed: ${perr.message}`);
       });

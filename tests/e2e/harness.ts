@@ -1,0 +1,333 @@
+/**
+ * End-to-end harness: the real Pulumi engine (Automation API, file backend) running this
+ * repository's program against a real Docker engine and the fake Cloudflare API.
+ *
+ * Needs on PATH: `pulumi`, `pulumi-language-nodejs`, the docker/random/cloudflare provider
+ * plugins (scripts/toolchain.sh), `docker` with DOCKER_HOST pointing at an engine
+ * (scripts/engine.sh), the local images (scripts/images.sh) and `cloudflared`.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { FakeCloudflareApi } from "../fakes/cloudflare-api";
+
+export const ROOT = join(__dirname, "..", "..");
+export const ACCOUNT = "0123456789abcdef0123456789abcdef";
+/** 40-80 of [0-9A-Za-z_-], as the provider demands of an API token. */
+export const API_TOKEN = "e2e_fake_token_0123456789abcdefghijklmnopqrstuv";
+export const IMAGES = {
+  mosquitto: "mqtt-edge-e2e/mosquitto:2.0.11",
+  client: "mqtt-edge-e2e/mqtt-client:1",
+};
+
+function which(bin: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Fails loudly, naming what is missing and how to get it. */
+export function requireTools(): { cloudflaredImage: string; cloudflared: string } {
+  const missing: string[] = [];
+  for (const bin of [
+    "pulumi",
+    "pulumi-language-nodejs",
+    "pulumi-resource-docker",
+    "pulumi-resource-random",
+    "pulumi-resource-cloudflare",
+    "cloudflared",
+  ]) {
+    if (!which(bin)) missing.push(`${bin} (eval "$(bash scripts/toolchain.sh)")`);
+  }
+  if (!which("docker")) missing.push("docker (apt-get install docker.io)");
+  if (missing.length) {
+    throw new Error(`end-to-end tests need tools that are not on PATH:\n  ${missing.join("\n  ")}`);
+  }
+  const info = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { encoding: "utf8" });
+  if (info.status !== 0) {
+    throw new Error(
+      `end-to-end tests need a Docker engine; none answers at DOCKER_HOST=${process.env.DOCKER_HOST ?? "(unset)"}: eval "$(bash scripts/engine.sh start a)"`,
+    );
+  }
+  const version = execFileSync("cloudflared", ["--version"], { encoding: "utf8" }).match(/version (\S+)/)?.[1];
+  const cloudflaredImage = `mqtt-edge-e2e/cloudflared:${version}`;
+  for (const image of [IMAGES.mosquitto, IMAGES.client, cloudflaredImage]) {
+    if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) {
+      throw new Error(`end-to-end tests need the local image ${image}: bash scripts/images.sh`);
+    }
+  }
+  return { cloudflaredImage, cloudflared: which("cloudflared")! };
+}
+
+export function docker(...args: string[]): string {
+  return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+export function dockerJson<T = any>(...args: string[]): T {
+  return JSON.parse(docker(...args)) as T;
+}
+
+/** Names of the stack's containers, networks and volumes still on the engine. */
+export function leftovers(stack: string): string[] {
+  const filter = `label=dev.mqtt-edge.stack=${stack}`;
+  const lines = (s: string) => s.split("\n").filter(Boolean);
+  return [
+    ...lines(docker("ps", "-a", "--filter", filter, "--format", "container {{.Names}}")),
+    ...lines(docker("network", "ls", "--filter", filter, "--format", "network {{.Name}}")),
+    ...lines(docker("volume", "ls", "--filter", filter, "--format", "volume {{.Name}}")),
+  ];
+}
+
+export interface ClientResult {
+  status: number;
+  output: string;
+}
+
+/**
+ * Runs the MQTT.js client image on a Docker network (the hop cloudflared makes) and returns its
+ * exit status: 0 ok, 3 cannot connect, 4 not authorised, 5 timeout. The password goes in the
+ * environment, never on the command line.
+ */
+export function mqttClient(
+  network: string,
+  args: string[],
+  password?: string,
+): ClientResult {
+  const env = password === undefined ? [] : ["-e", "MQTT_PASSWORD"];
+  const r = spawnSync(
+    "docker",
+    ["run", "--rm", "--network", network, ...env, IMAGES.client, "node", "/app/client.js", ...args],
+    {
+      encoding: "utf8",
+      env: { ...process.env, MQTT_PASSWORD: password ?? "" },
+      timeout: 60_000,
+    },
+  );
+  return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
+}
+
+export interface RunLog {
+  stdout: string;
+}
+
+/** A stack of this repository's program in a temporary workspace on a file backend. */
+export class E2EStack {
+  readonly dir: string;
+  readonly printed: string[] = [];
+  private stackRef?: Stack;
+
+  constructor(
+    readonly name: string,
+    private readonly env: Record<string, string> = {},
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), `mqtt-edge-e2e-${name}-`));
+    mkdirSync(join(this.dir, "state"));
+    // The project file points back at the repository, so the real program and its Pulumi.yaml
+    // defaults run; stack files and state stay in the temporary directory.
+    const project = parseYaml(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
+    project.main = relative(this.dir, ROOT);
+    writeFileSync(join(this.dir, "Pulumi.yaml"), stringifyYaml(project));
+  }
+
+  get envVars(): Record<string, string> {
+    return {
+      PULUMI_BACKEND_URL: `file://${join(this.dir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      ...this.env,
+    };
+  }
+
+  /** Writes Pulumi.<stack>.yaml as a user would, then sets secrets through the CLI. */
+  async configure(config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<Stack> {
+    const file = join(this.dir, `Pulumi.${this.name}.yaml`);
+    let existing: Record<string, unknown> = {};
+    try {
+      existing = parseYaml(readFileSync(file, "utf8")) ?? {};
+    } catch {
+      // first configuration
+    }
+    const plain = Object.fromEntries(
+      Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `mqtt-edge:${k}`, v]),
+    );
+    const previous = (existing.config ?? {}) as Record<string, unknown>;
+    // Keep encrypted secrets set earlier; replace every plain key.
+    const kept = Object.fromEntries(
+      Object.entries(previous).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v),
+    );
+    writeFileSync(file, stringifyYaml({ ...existing, config: { ...kept, ...plain } }));
+    const ws = await LocalWorkspace.create({ workDir: this.dir, envVars: this.envVars });
+    this.stackRef = await LocalWorkspace.createOrSelectStack(
+      { stackName: this.name, workDir: this.dir },
+      { workDir: this.dir, envVars: this.envVars },
+    );
+    void ws;
+    for (const [k, v] of Object.entries(secrets)) {
+      await this.stackRef.setConfig(k.includes(":") ? k : `mqtt-edge:${k}`, { value: v, secret: true });
+    }
+    return this.stackRef;
+  }
+
+  get stack(): Stack {
+    if (!this.stackRef) throw new Error("configure() first");
+    return this.stackRef;
+  }
+
+  private capture(kind: string) {
+    const chunks: string[] = [];
+    return {
+      onOutput: (s: string) => chunks.push(s),
+      done: () => {
+        const text = chunks.join("");
+        this.printed.push(`--- ${kind}\n${text}`);
+        return text;
+      },
+    };
+  }
+
+  async up() {
+    const c = this.capture("up");
+    try {
+      const r = await this.stack.up({ onOutput: c.onOutput, color: "never" });
+      return { ...r, stdout: c.done() };
+    } catch (e) {
+      c.done();
+      throw e;
+    }
+  }
+
+  async preview() {
+    const c = this.capture("preview");
+    try {
+      const r = await this.stack.preview({ onOutput: c.onOutput, color: "never", diff: true });
+      return { ...r, stdout: c.done() };
+    } catch (e) {
+      c.done();
+      throw e;
+    }
+  }
+
+  /** `pulumi preview --json`: every step with its operation, for blast-radius checks. */
+  async previewSteps(): Promise<{ op: string; urn: string; type: string }[]> {
+    const r = spawnSync("pulumi", ["preview", "--json", "--stack", this.name, "--non-interactive"], {
+      cwd: this.dir,
+      env: { ...process.env, ...this.envVars },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    this.printed.push(`--- preview --json\n${r.stdout}${r.stderr}`);
+    if (r.status !== 0) throw new Error(`pulumi preview --json failed:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
+    const doc = JSON.parse(r.stdout) as { steps?: { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[] };
+    return (doc.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: s.newState?.type ?? s.oldState?.type ?? "" }));
+  }
+
+  async destroy() {
+    const c = this.capture("destroy");
+    try {
+      const r = await this.stack.destroy({ onOutput: c.onOutput, color: "never" });
+      return { ...r, stdout: c.done() };
+    } catch (e) {
+      c.done();
+      throw e;
+    }
+  }
+
+  async exportState(): Promise<string> {
+    return JSON.stringify(await this.stack.exportStack());
+  }
+
+  async outputs(): Promise<Record<string, { value: any; secret: boolean }>> {
+    return (await this.stack.outputs()) as Record<string, { value: any; secret: boolean }>;
+  }
+
+  /** Best-effort cleanup after a failed test: destroy, then remove the stack. */
+  async cleanup(): Promise<void> {
+    if (!this.stackRef) return;
+    try {
+      await this.stackRef.destroy({ color: "never" });
+    } catch {
+      // reported by the test that failed
+    }
+    try {
+      await this.stackRef.workspace.removeStack(this.name);
+    } catch {
+      // ditto
+    }
+  }
+}
+
+/** Starts the fake Cloudflare API with one account and zone example.com. */
+export async function startFakeCloudflare(): Promise<{ fake: FakeCloudflareApi; baseUrl: string }> {
+  const fake = new FakeCloudflareApi({
+    apiToken: API_TOKEN,
+    zones: [{ name: "example.com", accountId: ACCOUNT }],
+  });
+  const baseUrl = await fake.start();
+  return { fake, baseUrl };
+}
+
+/**
+ * A stand-in for TryCloudflare's quick-tunnel service (`cloudflared --quick-service`): answers
+ * POST /tunnel as the real one does, so a quick-mode connector gets credentials offline. It
+ * listens on all addresses because the connector reaches it from a Docker bridge network.
+ */
+export async function startQuickTunnelService(): Promise<{ url: (gateway: string) => string; server: Server; requests: number }> {
+  const state = { requests: 0 };
+  const server = createServer((req, res) => {
+    if (req.method === "POST" && req.url === "/tunnel") {
+      state.requests++;
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          success: true,
+          result: {
+            id: "5c2b3a1e-0000-4000-8000-00000000e2e0",
+            name: "qt-e2e",
+            hostname: "e2e-quick.trycloudflare.com",
+            account_tag: ACCOUNT,
+            secret: Buffer.alloc(32, 9).toString("base64"),
+          },
+          errors: [],
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    url: (gateway: string) => `http://${gateway}:${port}`,
+    get requests() {
+      return state.requests;
+    },
+  };
+}
+
+/** All plaintext secrets of a stack, for leak checks. */
+export function assertNoSecrets(texts: string[], secrets: string[]): void {
+  for (const secret of secrets) {
+    if (!secret || secret.length < 8) throw new Error("a secret to check for must be at least 8 characters");
+    for (const text of texts) {
+      if (text.includes(secret)) {
+        const at = text.indexOf(secret);
+        throw new Error(
+          `a secret (${secret.slice(0, 4)}...) appears in plain text: ...${text.slice(Math.max(0, at - 80), at)}<SECRET>...`,
+        );
+      }
+    }
+  }
+}
+
+export function dockerGateway(network: string): string {
+  const n = dockerJson<{ IPAM: { Config: { Gateway: string }[] } }[]>("network", "inspect", network);
+  return n[0].IPAM.Config[0].Gateway;
+}
