@@ -94,6 +94,13 @@ export interface SwarmConfig {
   letsencrypt?: LetsEncryptConfig;
   /** HTTP hostnames the tunnel routes to the proxy (besides the MQTT hostname). */
   httpHostnames: string[];
+  /** `vip` (default) or `dnsrr`, for engines without IPVS; dnsrr publishes ports in host mode. */
+  endpointMode: "vip" | "dnsrr";
+  /** The Docker socket on the managers, for the socket proxy. */
+  dockerSocket: string;
+  ports: { http: number; https: number };
+  /** Placement constraints of the broker service (its data volume lives on that node). */
+  brokerConstraints: string[];
   images: {
     swarmListener: string;
     proxy: string;
@@ -376,6 +383,17 @@ const swarmSchema = z.strictObject({
     })
     .optional(),
   httpHostnames: z.array(hostnameSchema).default([]),
+  endpointMode: z.enum(["vip", "dnsrr"], { error: 'expected "vip" or "dnsrr"' }).default("vip"),
+  dockerSocket: z
+    .string()
+    .regex(/^\/[^\s]*$/, { error: "expected an absolute path such as /var/run/docker.sock" })
+    .default("/var/run/docker.sock"),
+  ports: z
+    .strictObject({ http: portSchema.default(80), https: portSchema.default(443) })
+    .prefault({}),
+  brokerConstraints: z
+    .array(z.string().regex(/^[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, { error: 'expected a constraint such as "node.role == manager"' }))
+    .default(["node.role == manager"]),
   images: z
     .strictObject({
       swarmListener: imageSchema.default("dockerflow/docker-flow-swarm-listener:19.03.2-18"),
@@ -641,6 +659,14 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   if (swarmIn?.enabled) {
     if (hosts.length > 1) {
       problems.push({ path: `${PROJECT}:swarm`, message: "swarm mode deploys to one swarm manager endpoint; expected at most one host" });
+    }
+    for (const k of ["tcp", "websocket"] as const) {
+      if (brokerIn?.[k]?.publish) {
+        problems.push({
+          path: keyPath("broker", [k, "publish"]),
+          message: "not available in swarm mode: a swarm publishes ports on every address of every node; reach the broker through the tunnel or the overlay network",
+        });
+      }
     }
     if (swarmIn.httpHostnames.length && tunnelIn?.mode !== "managed") {
       problems.push({ path: keyPath("swarm", ["httpHostnames"]), message: "only used in managed tunnel mode" });

@@ -43,6 +43,9 @@ export function deployStack(cfg: StackConfig): StackOutputs {
         zoneIds[hostname] = lookup(host.zone ?? zoneFor(hostname, cfg.tunnel.zones)!);
       }
     }
+    for (const hostname of cfg.swarm?.httpHostnames ?? []) {
+      zoneIds[hostname] = lookup(zoneFor(hostname, cfg.tunnel.zones)!);
+    }
   }
 
   const edgeHosts = cfg.hosts.map(
@@ -58,6 +61,7 @@ export function deployStack(cfg: StackConfig): StackOutputs {
         zoneIds,
         dockerTls: cfg.dockerTls[host.name],
         protect: cfg.protect,
+        swarm: cfg.swarm,
       }),
   );
 

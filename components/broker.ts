@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { AclRule, MqttUser, PortPublish } from "../config";
@@ -42,6 +43,16 @@ export interface MqttBrokerArgs {
   /** Protect the data volume from deletion. */
   readonly protect?: boolean;
   readonly labels?: Record<string, string>;
+  /** Run as a swarm service instead of a container. */
+  readonly swarm?: SwarmPlacement;
+}
+
+/** How a swarm service is placed and reached. */
+export interface SwarmPlacement {
+  /** Placement constraints, e.g. `node.role == manager`. */
+  constraints: string[];
+  /** `vip` (the default) or `dnsrr` for engines without IPVS. */
+  endpointMode: "vip" | "dnsrr";
 }
 
 /**
@@ -95,13 +106,6 @@ export class MqttBroker extends pulumi.ComponentResource {
         ),
     );
 
-    // Uploads cannot write into a read-only root filesystem, but they can write into a volume:
-    // the rendered files go into a config volume, owned by mosquitto and unreadable by others.
-    const configVolume = new docker.Volume(
-      `${name}-config`,
-      { name: `${args.physicalName}-mosquitto-config`, labels },
-      { parent: this },
-    );
     const dataVolume = args.persistence
       ? new docker.Volume(
           `${name}-data`,
@@ -110,12 +114,38 @@ export class MqttBroker extends pulumi.ComponentResource {
         )
       : undefined;
 
+    this.containerName = args.swarm
+      ? this.declareService(name, args, args.swarm, alias, labels, dataVolume)
+      : this.declareContainer(name, args, alias, labels, names.length > 0, dataVolume);
+    this.internalUrl = pulumi.interpolate`ws://${alias}:${args.websocketPort}`;
+    this.registerOutputs({
+      internalUrl: this.internalUrl,
+      containerName: this.containerName,
+      passwordFile: this.passwordFile,
+    });
+  }
+
+  private declareContainer(
+    name: string,
+    args: MqttBrokerArgs,
+    alias: string,
+    labels: { label: string; value: string }[],
+    hasUsers: boolean,
+    dataVolume: docker.Volume | undefined,
+  ): pulumi.Output<string> {
+    // Uploads cannot write into a read-only root filesystem, but they can write into a volume:
+    // the rendered files go into a config volume, owned by mosquitto and unreadable by others.
+    const configVolume = new docker.Volume(
+      `${name}-config`,
+      { name: `${args.physicalName}-mosquitto-config`, labels },
+      { parent: this },
+    );
     const owner = String(MOSQUITTO_UID);
     const uploads: docker.types.input.ContainerUpload[] = [
       { file: MOSQUITTO_PATHS.config, content: this.mosquittoConf, owner, group: owner, permissions: "0640" },
       { file: MOSQUITTO_PATHS.acl, content: this.aclFile, owner, group: owner, permissions: "0600" },
     ];
-    if (names.length) {
+    if (hasUsers) {
       uploads.push({
         file: MOSQUITTO_PATHS.passwords,
         content: this.passwordFile,
@@ -183,13 +213,107 @@ export class MqttBroker extends pulumi.ComponentResource {
         additionalSecretOutputs: ["uploads"],
       },
     );
+    return container.name;
+  }
 
-    this.containerName = container.name;
-    this.internalUrl = pulumi.interpolate`ws://${alias}:${args.websocketPort}`;
-    this.registerOutputs({
-      internalUrl: this.internalUrl,
-      containerName: this.containerName,
-      passwordFile: this.passwordFile,
-    });
+  /**
+   * Swarm: the rendered files become a Docker config (mosquitto.conf, ACL) and a Docker secret
+   * (password file), mounted owned by mosquitto. Both are immutable, so their names carry a
+   * content hash and a change makes new ones that the service rolls over to.
+   */
+  private declareService(
+    name: string,
+    args: MqttBrokerArgs,
+    swarm: SwarmPlacement,
+    alias: string,
+    labels: { label: string; value: string }[],
+    dataVolume: docker.Volume | undefined,
+  ): pulumi.Output<string> {
+    const short = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 12);
+    const conf = new docker.ServiceConfig(
+      `${name}-conf`,
+      {
+        name: `${args.physicalName}-mosquitto-conf-${short(this.mosquittoConf)}`,
+        data: Buffer.from(this.mosquittoConf).toString("base64"),
+        labels,
+      },
+      { parent: this },
+    );
+    const acl = new docker.ServiceConfig(
+      `${name}-acl`,
+      {
+        name: `${args.physicalName}-mosquitto-acl-${short(this.aclFile)}`,
+        data: Buffer.from(this.aclFile).toString("base64"),
+        labels,
+      },
+      { parent: this },
+    );
+    const uid = String(MOSQUITTO_UID);
+    const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [
+      { configId: conf.id, configName: conf.name, fileName: MOSQUITTO_PATHS.config, fileUid: uid, fileGid: uid, fileMode: 0o440 },
+      { configId: acl.id, configName: acl.name, fileName: MOSQUITTO_PATHS.acl, fileUid: uid, fileGid: uid, fileMode: 0o400 },
+    ];
+    const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
+    if (args.users.length) {
+      const passwd = new docker.Secret(
+        `${name}-passwd`,
+        {
+          // The hash is of the hashed password file: it names a version, it reveals nothing.
+          name: pulumi.interpolate`${args.physicalName}-mosquitto-passwd-${this.passwordFile.apply(short)}`,
+          data: this.passwordFile.apply((t) => Buffer.from(t).toString("base64")),
+          labels,
+        },
+        { parent: this, additionalSecretOutputs: ["data"] },
+      );
+      secrets.push({
+        secretId: passwd.id,
+        secretName: passwd.name,
+        fileName: MOSQUITTO_PATHS.passwords,
+        fileUid: uid,
+        fileGid: uid,
+        fileMode: 0o400,
+      });
+    }
+    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = dataVolume
+      ? [{ target: "/mosquitto/data", type: "volume", source: dataVolume.name }]
+      : [];
+    const service = new docker.Service(
+      `${name}-mosquitto`,
+      {
+        name: `${args.physicalName}-mosquitto`,
+        labels,
+        taskSpec: {
+          containerSpec: {
+            image: args.image,
+            user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
+            readOnly: true,
+            capDrops: ["ALL"],
+            configs,
+            secrets,
+            mounts,
+            healthcheck: {
+              tests: listeningCheck(args.websocketPort),
+              interval: "10s",
+              timeout: "3s",
+              startPeriod: "5s",
+              retries: 3,
+            },
+            labels,
+          },
+          networksAdvanceds: [{ name: args.network, aliases: [alias] }],
+          placement: { constraints: swarm.constraints },
+          resources: { limits: { memoryBytes: args.memoryMb * 1024 * 1024 } },
+          restartPolicy: { condition: "any", delay: "5s" },
+          logDriver: { name: "json-file", options: { ...LOG_OPTS } },
+        },
+        mode: { replicated: { replicas: 1 } },
+        endpointSpec: { mode: swarm.endpointMode },
+        // One broker owns the data volume: stop the old task before starting the new one.
+        updateConfig: { order: "stop-first", parallelism: 1 },
+        convergeConfig: { delay: "2s", timeout: "3m" },
+      },
+      { parent: this },
+    );
+    return service.name;
   }
 }

@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
+import type { SwarmPlacement } from "./broker";
 import * as pulumi from "@pulumi/pulumi";
 import { LOG_OPTS, RESTART, SECURITY_OPTS, labelList } from "./hardening";
 
@@ -29,10 +31,21 @@ export interface TunnelConnectorArgs {
   /** Memory limit per connector in MiB. Default 128. */
   readonly memoryMb?: number;
   readonly labels?: Record<string, string>;
+  /** Run as one replicated swarm service, the token as a Docker secret file. */
+  readonly swarm?: SwarmPlacement;
+  /** More networks to join (swarm: the proxy network, for HTTP hostnames). */
+  readonly extraNetworks?: pulumi.Input<string>[];
 }
 
+/** Where the swarm connector finds its token (a Docker secret; `--token-file`, cloudflared 2025.4+). */
+export const TOKEN_FILE = "/run/secrets/tunnel_token";
+
 /** The cloudflared arguments after the image's `cloudflared --no-autoupdate` entrypoint. */
-export function connectorCommand(tunnel: ConnectorTunnel, edge: string[] = []): string[] {
+export function connectorCommand(
+  tunnel: ConnectorTunnel,
+  edge: string[] = [],
+  tokenFile?: string,
+): string[] {
   const args = ["tunnel", "--no-autoupdate", "--metrics", METRICS_ADDRESS];
   for (const e of edge) args.push("--edge", e);
   if (tunnel.kind === "quick") {
@@ -42,6 +55,7 @@ export function connectorCommand(tunnel: ConnectorTunnel, edge: string[] = []): 
   }
   // No --token here: a command line is visible to `docker inspect` and `ps` on the host.
   args.push("run");
+  if (tokenFile) args.push("--token-file", tokenFile);
   return args;
 }
 
@@ -53,6 +67,7 @@ export function connectorCommand(tunnel: ConnectorTunnel, edge: string[] = []): 
  * uses a Docker secret file instead.)
  */
 export class TunnelConnector extends pulumi.ComponentResource {
+  /** Container names, or the one service name in swarm mode. */
   public readonly containerNames: pulumi.Output<string>[];
 
   constructor(name: string, args: TunnelConnectorArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -61,13 +76,20 @@ export class TunnelConnector extends pulumi.ComponentResource {
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new pulumi.ResourceError(`replicas must be a positive integer, got ${replicas}`, this);
     }
+    this.containerNames = args.swarm
+      ? [this.declareService(name, args, args.swarm, replicas)]
+      : this.declareContainers(name, args, replicas);
+    this.registerOutputs({ containerNames: this.containerNames });
+  }
+
+  private declareContainers(name: string, args: TunnelConnectorArgs, replicas: number) {
     const envs =
       args.tunnel.kind === "token"
         ? [pulumi.secret(pulumi.interpolate`TUNNEL_TOKEN=${args.tunnel.token}`)]
         : undefined;
     const command = connectorCommand(args.tunnel, args.edge);
 
-    this.containerNames = [];
+    const names: pulumi.Output<string>[] = [];
     for (let i = 1; i <= replicas; i++) {
       const container = new docker.Container(
         `${name}-${i}`,
@@ -84,7 +106,9 @@ export class TunnelConnector extends pulumi.ComponentResource {
           restart: RESTART,
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
-          networksAdvanced: [{ name: args.egressNetwork }, { name: args.brokerNetwork }],
+          networksAdvanced: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(
+            (n) => ({ name: n }),
+          ),
           healthcheck: {
             tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
             interval: "15s",
@@ -98,8 +122,79 @@ export class TunnelConnector extends pulumi.ComponentResource {
         },
         { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["envs"] },
       );
-      this.containerNames.push(container.name);
+      names.push(container.name);
     }
-    this.registerOutputs({ containerNames: this.containerNames });
+    return names;
+  }
+
+  private declareService(
+    name: string,
+    args: TunnelConnectorArgs,
+    swarm: SwarmPlacement,
+    replicas: number,
+  ): pulumi.Output<string> {
+    const labels = labelList(args.labels ?? {});
+    const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
+    if (args.tunnel.kind === "token") {
+      const token = pulumi.secret(pulumi.output(args.tunnel.token));
+      const short = (t: string) => createHash("sha256").update(t).digest("hex").slice(0, 12);
+      const secret = new docker.Secret(
+        `${name}-token`,
+        {
+          // Secrets are immutable: a new token makes a new secret, and the service rolls over.
+          name: pulumi.interpolate`${args.physicalName}-tunnel-token-${token.apply(short)}`,
+          data: token.apply((t) => Buffer.from(t).toString("base64")),
+          labels,
+        },
+        { parent: this, additionalSecretOutputs: ["data"] },
+      );
+      secrets.push({
+        secretId: secret.id,
+        secretName: secret.name,
+        fileName: TOKEN_FILE,
+        fileUid: String(CLOUDFLARED_UID),
+        fileGid: String(CLOUDFLARED_UID),
+        fileMode: 0o400,
+      });
+    }
+    const service = new docker.Service(
+      `${name}-service`,
+      {
+        name: `${args.physicalName}-cloudflared`,
+        labels,
+        taskSpec: {
+          containerSpec: {
+            image: args.image,
+            args: connectorCommand(args.tunnel, args.edge, secrets.length ? TOKEN_FILE : undefined),
+            user: `${CLOUDFLARED_UID}:${CLOUDFLARED_UID}`,
+            readOnly: true,
+            capDrops: ["ALL"],
+            secrets,
+            healthcheck: {
+              tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
+              interval: "15s",
+              timeout: "5s",
+              startPeriod: "20s",
+              retries: 3,
+            },
+            labels,
+          },
+          networksAdvanceds: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(
+            (n) => ({ name: n }),
+          ),
+          placement: { constraints: swarm.constraints },
+          resources: { limits: { memoryBytes: (args.memoryMb ?? 128) * 1024 * 1024 } },
+          restartPolicy: { condition: "any", delay: "5s" },
+          logDriver: { name: "json-file", options: { ...LOG_OPTS } },
+        },
+        mode: { replicated: { replicas } },
+        endpointSpec: { mode: swarm.endpointMode },
+        // Start the new connector before stopping an old one: the tunnel never drops to zero.
+        updateConfig: { order: "start-first", parallelism: 1 },
+        convergeConfig: { delay: "2s", timeout: "3m" },
+      },
+      { parent: this },
+    );
+    return service.name;
   }
 }

@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { BrokerConfig, DockerTls, HostConfig, TunnelConfig } from "../config";
+import type { BrokerConfig, DockerTls, HostConfig, SwarmConfig, TunnelConfig } from "../config";
 import { MqttBroker } from "./broker";
 import { TunnelConnector } from "./connector";
 import { stackLabels } from "./hardening";
 import { PrivateNetwork } from "./network";
+import { SwarmProxy } from "./swarmProxy";
 import { CloudflareTunnel, type TunnelHostname } from "./tunnel";
 
 export interface EdgeHostArgs {
@@ -22,6 +23,8 @@ export interface EdgeHostArgs {
   /** TLS material for a tcp:// Docker endpoint (secret). */
   readonly dockerTls?: pulumi.Input<DockerTls>;
   readonly protect?: boolean;
+  /** Swarm mode: broker and connectors as services, plus the frontend proxy stack. */
+  readonly swarm?: SwarmConfig;
 }
 
 export interface EdgeHostSummary {
@@ -43,6 +46,7 @@ export class EdgeHost extends pulumi.ComponentResource {
   public readonly broker: MqttBroker;
   public readonly tunnel?: CloudflareTunnel;
   public readonly connector?: TunnelConnector;
+  public readonly swarmProxy?: SwarmProxy;
   /** wss:// URLs of the public hostnames (managed and token modes with hostnames). */
   public readonly websocketUrls: string[];
   public readonly tunnelId?: pulumi.Output<string>;
@@ -75,7 +79,27 @@ export class EdgeHost extends pulumi.ComponentResource {
     );
     const child = { parent: this, provider: this.provider };
 
-    const network = new PrivateNetwork(`${name}-net`, { physicalName, labels }, child);
+    const swarm = args.swarm;
+    const network = new PrivateNetwork(`${name}-net`, { physicalName, labels, swarm: !!swarm }, child);
+    if (swarm) {
+      this.swarmProxy = new SwarmProxy(
+        `${name}-frontend`,
+        {
+          physicalName,
+          proxy: swarm.proxy,
+          network: swarm.network,
+          proxyReplicas: swarm.proxyReplicas,
+          letsencrypt: swarm.letsencrypt,
+          images: swarm.images,
+          httpPort: swarm.ports.http,
+          httpsPort: swarm.ports.https,
+          endpointMode: swarm.endpointMode,
+          dockerSocket: swarm.dockerSocket,
+          labels,
+        },
+        child,
+      );
+    }
 
     this.broker = new MqttBroker(
       `${name}-broker`,
@@ -97,6 +121,9 @@ export class EdgeHost extends pulumi.ComponentResource {
         websocketPublish: b.websocket?.publish,
         protect: args.protect,
         labels,
+        swarm: swarm
+          ? { constraints: swarm.brokerConstraints, endpointMode: swarm.endpointMode }
+          : undefined,
       },
       child,
     );
@@ -105,13 +132,15 @@ export class EdgeHost extends pulumi.ComponentResource {
     let connectorTunnel: ConstructorParameters<typeof TunnelConnector>[1]["tunnel"] | undefined;
     let dependsOn: pulumi.Resource[] = [this.broker];
     if (t.mode === "managed") {
-      const hostnames: TunnelHostname[] = host.hostnames.map((hostname) => {
+      const withZone = (hostname: string): TunnelHostname => {
         const zoneId = args.zoneIds?.[hostname];
         if (zoneId === undefined) {
           throw new pulumi.ResourceError(`no zone id for hostname "${hostname}"`, this);
         }
         return { hostname, zoneId };
-      });
+      };
+      const hostnames = host.hostnames.map(withZone);
+      const httpHostnames = this.swarmProxy ? (swarm?.httpHostnames ?? []).map(withZone) : [];
       this.tunnel = new CloudflareTunnel(
         `${name}-tunnel`,
         {
@@ -119,6 +148,8 @@ export class EdgeHost extends pulumi.ComponentResource {
           physicalName,
           mqttHostnames: hostnames,
           brokerService,
+          httpHostnames,
+          httpService: this.swarmProxy?.httpService,
           secretVersion: t.secretVersion,
           access: t.access,
           protect: args.protect,
@@ -149,6 +180,8 @@ export class EdgeHost extends pulumi.ComponentResource {
           egressNetwork: network.egressNetwork,
           edge: t.edge,
           labels,
+          swarm: swarm ? { constraints: [], endpointMode: swarm.endpointMode } : undefined,
+          extraNetworks: this.swarmProxy ? [this.swarmProxy.network] : undefined,
         },
         { ...child, dependsOn },
       );

@@ -5,3 +5,4 @@ export * from "./hardening";
 export * from "./network";
 export * from "./render";
 export * from "./tunnel";
+export * from "./swarmProxy";

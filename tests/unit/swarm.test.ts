@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { T, managedConfig, runProgram, type Recorder, type Registration } from "./harness";
+
+const letsencrypt = {
+  email: "ops@example.com",
+  domains: ["www.example.com", "api.example.com"],
+  node: "manager-1",
+  renewCron: ["0 3 * * *", "0 15 * * *"],
+};
+
+function swarmConfig(swarm: Record<string, unknown>) {
+  return managedConfig({ swarm: { enabled: true, letsencrypt, httpHostnames: ["www.example.com"], ...swarm } });
+}
+
+const service = (rec: Recorder, role: string): Registration => rec.byName(`local-frontend-${role}`);
+const labelsOf = (r: Registration): Record<string, string> =>
+  Object.fromEntries((r.inputs.labels ?? []).map((l: { label: string; value: string }) => [l.label, l.value]));
+const mountsOf = (r: Registration) => (r.inputs.taskSpec.containerSpec.mounts ?? []) as { source: string; target: string; type: string }[];
+
+describe("swarm mode, Docker Flow (seed 002)", () => {
+  test("the seed's services with their replicas, constraints, env, labels, volume and network", async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow", proxyReplicas: 2 }));
+    assert.equal(rec.ofType(T.container).length, 0, "no plain containers in swarm mode");
+    const names = rec.ofType(T.service).map((s) => s.inputs.name).sort();
+    assert.deepEqual(names, [
+      "mqtt-edge-dev-local-cloudflared",
+      "mqtt-edge-dev-local-letsencrypt-companion",
+      "mqtt-edge-dev-local-mosquitto",
+      "mqtt-edge-dev-local-proxy",
+      "mqtt-edge-dev-local-socket-proxy",
+      "mqtt-edge-dev-local-swarm-listener",
+    ]);
+
+    const main = rec.byName("local-frontend-main");
+    assert.equal(main.inputs.name, "mqtt-edge-dev-local-main");
+    assert.equal(main.inputs.driver, "overlay");
+    assert.equal(main.inputs.attachable, true);
+
+    const listener = service(rec, "swarm-listener");
+    const lenv = listener.inputs.taskSpec.containerSpec.env;
+    assert.equal(lenv.DF_NOTIFY_CREATE_SERVICE_URL, "http://proxy:8080/v1/docker-flow-proxy/reconfigure");
+    assert.equal(lenv.DF_NOTIFY_REMOVE_SERVICE_URL, "http://proxy:8080/v1/docker-flow-proxy/remove");
+    assert.equal(lenv.DOCKER_HOST, "tcp://socket-proxy:2375");
+    assert.deepEqual(listener.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
+    assert.deepEqual(mountsOf(listener), [], "the listener never mounts the Docker socket");
+    assert.ok(listener.inputs.taskSpec.networksAdvanceds.some((n: { aliases: string[] }) => n.aliases.includes("swarm-listener")));
+
+    const proxy = service(rec, "proxy");
+    assert.equal(proxy.inputs.mode.replicated.replicas, 2);
+    assert.deepEqual(proxy.inputs.taskSpec.containerSpec.env, { LISTENER_ADDRESS: "swarm-listener", MODE: "swarm" });
+    assert.deepEqual(proxy.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
+    const published = proxy.inputs.endpointSpec.ports.map((p: { publishedPort: number; targetPort: number }) => [p.publishedPort, p.targetPort]);
+    assert.deepEqual(published, [[80, 80], [443, 443]]);
+    assert.ok(!JSON.stringify(proxy.inputs.endpointSpec).includes("8080"), "the control port is not published");
+    assert.ok(proxy.inputs.taskSpec.networksAdvanceds[0].aliases.includes("proxy"));
+
+    const le = service(rec, "letsencrypt-companion");
+    assert.equal(le.inputs.mode.replicated.replicas, 1);
+    assert.deepEqual(le.inputs.taskSpec.placement.constraints, ["node.hostname == manager-1"]);
+    assert.deepEqual(labelsOf(le), {
+      "dev.mqtt-edge.project": "mqtt-edge",
+      "dev.mqtt-edge.stack": "dev",
+      "dev.mqtt-edge.host": "local",
+      "com.df.notify": "true",
+      "com.df.distribute": "true",
+      "com.df.servicePath": "/.well-known/acme-challenge",
+      "com.df.port": "80",
+    });
+    assert.deepEqual(le.inputs.taskSpec.containerSpec.env, {
+      DOMAIN_1: "('www.example.com' 'api.example.com')",
+      DOMAIN_COUNT: "1",
+      CERTBOT_EMAIL: "ops@example.com",
+      PROXY_ADDRESS: "proxy",
+      CERTBOT_CRON_RENEW: "('0 3 * * *' '0 15 * * *')",
+    });
+    assert.deepEqual(mountsOf(le), [{ type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/etc/letsencrypt" }]);
+
+    const sp = service(rec, "socket-proxy");
+    assert.deepEqual(mountsOf(sp), [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }]);
+    assert.equal(labelsOf(sp)["dev.mqtt-edge.role"], "socket-proxy");
+    assert.equal(sp.inputs.taskSpec.containerSpec.env.POST, "0");
+    assert.equal(sp.inputs.taskSpec.containerSpec.env.CONTAINERS, "0");
+    const socketNet = rec.byName("local-frontend-socket");
+    assert.equal(socketNet.inputs.internal, true);
+    for (const s of rec.ofType(T.service)) {
+      if (s === sp) continue;
+      assert.ok(!mountsOf(s).some((m) => m.source?.includes("docker.sock")), `${s.name} mounts the socket`);
+    }
+  });
+
+  test("broker and connectors are services; the token is a Docker secret file", async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }));
+    const connector = rec.byName("local-connector-service");
+    const spec = connector.inputs.taskSpec.containerSpec;
+    assert.equal(connector.inputs.mode.replicated.replicas, 2);
+    assert.deepEqual(spec.args.slice(-3), ["run", "--token-file", "/run/secrets/tunnel_token"]);
+    assert.equal(spec.env, undefined, "no token in the environment");
+    const tokenSecret = rec.byName("local-connector-token");
+    assert.ok(tokenSecret.secretInputs.has("data"));
+    assert.equal(spec.secrets[0].fileName, "/run/secrets/tunnel_token");
+    assert.equal(spec.secrets[0].fileMode, 0o400);
+    const nets = connector.inputs.taskSpec.networksAdvanceds.map((n: { name: string }) => n.name).sort();
+    assert.deepEqual(nets, ["mqtt-edge-dev-local-broker", "mqtt-edge-dev-local-egress", "mqtt-edge-dev-local-main"]);
+    assert.equal(rec.byName("local-net-broker").inputs.driver, "overlay");
+    assert.equal(rec.byName("local-net-broker").inputs.internal, true);
+
+    const broker = rec.byName("local-broker-mosquitto");
+    assert.equal(broker.type, T.service);
+    const bspec = broker.inputs.taskSpec.containerSpec;
+    assert.deepEqual(bspec.configs.map((c: { fileName: string }) => c.fileName), ["/mosquitto/config/mosquitto.conf", "/mosquitto/config/acl"]);
+    assert.equal(bspec.secrets[0].fileName, "/mosquitto/config/passwd");
+    assert.ok(rec.byName("local-broker-passwd").secretInputs.has("data"));
+    assert.deepEqual(broker.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
+    assert.deepEqual(mountsOf(broker), [{ type: "volume", source: "mqtt-edge-dev-local-mosquitto-data", target: "/mosquitto/data" }]);
+    assert.equal(broker.inputs.updateConfig.order, "stop-first");
+  });
+
+  test("the tunnel routes HTTP hostnames to the proxy, MQTT to the broker", async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }));
+    assert.deepEqual(rec.ofType(T.tunnelConfig)[0].inputs.config.ingresses, [
+      { hostname: "mqtt.example.com", service: "http://mosquitto:9001" },
+      { hostname: "www.example.com", service: "http://proxy:80" },
+      { service: "http_status:404" },
+    ]);
+    assert.deepEqual(rec.ofType(T.dns).map((r) => r.inputs.name).sort(), ["mqtt.example.com", "www.example.com"]);
+  });
+
+  test("dnsrr endpoints publish in host mode", async () => {
+    const { rec } = await runProgram(swarmConfig({ endpointMode: "dnsrr", ports: { http: 18080, https: 18443 } }));
+    const proxy = service(rec, "proxy");
+    assert.equal(proxy.inputs.endpointSpec.mode, "dnsrr");
+    for (const p of proxy.inputs.endpointSpec.ports) assert.equal(p.publishMode, "host");
+    assert.deepEqual(proxy.inputs.endpointSpec.ports.map((p: { publishedPort: number }) => p.publishedPort), [18080, 18443]);
+  });
+});
+
+describe("swarm mode, Traefik", () => {
+  test("Traefik reads services through the socket proxy and gets certificates itself", async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "traefik" }));
+    const roles = rec.ofType(T.service).map((s) => s.inputs.name).sort();
+    assert.ok(!roles.some((r) => r.includes("swarm-listener") || r.includes("letsencrypt-companion")));
+    const traefik = service(rec, "proxy");
+    const args: string[] = traefik.inputs.taskSpec.containerSpec.args;
+    for (const a of [
+      "--providers.swarm=true",
+      "--providers.swarm.endpoint=tcp://socket-proxy:2375",
+      "--providers.swarm.exposedByDefault=false",
+      "--certificatesresolvers.le.acme.email=ops@example.com",
+    ]) {
+      assert.ok(args.includes(a), `missing ${a}`);
+    }
+    assert.equal(traefik.inputs.mode.replicated.replicas, 1, "one ACME writer");
+    assert.deepEqual(mountsOf(traefik), [{ type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/letsencrypt" }]);
+  });
+});
+
+describe("swarm validation", () => {
+  test("publishing broker ports is refused in swarm mode", async () => {
+    const cfg = swarmConfig({});
+    (cfg.broker as Record<string, unknown>).tcp = { publish: "127.0.0.1:1883" };
+    await assert.rejects(runProgram(cfg), /mqtt-edge:broker.tcp.publish: not available in swarm mode/);
+  });
+});
