@@ -9,3 +9,4 @@ export const tunnelId = stack.tunnelId;
 export const tunnelToken = stack.tunnelToken;
 export const mqttCredentials = stack.mqttCredentials;
 export const hosts = stack.hosts;
+export const accessTokens = stack.accessTokens;

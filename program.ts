@@ -10,6 +10,8 @@ export interface StackOutputs {
   tunnelToken?: pulumi.Output<string>;
   mqttCredentials: pulumi.Output<Record<string, string>>;
   hosts: pulumi.Output<unknown>[];
+  /** Access service token per host (managed mode with access: true); secret. */
+  accessTokens?: pulumi.Output<Record<string, { clientId: string; clientSecret: string }>>;
   edgeHosts: EdgeHost[];
 }
 
@@ -66,12 +68,31 @@ export function deployStack(cfg: StackConfig): StackOutputs {
   );
 
   const first = edgeHosts[0];
+  const withAccess = edgeHosts.filter((h) => h.tunnel?.accessClientId);
   return {
     websocketUrl: first.summary.apply((s) => s.websocketUrls[0]),
     tunnelId: first.tunnelId,
     tunnelToken: first.token ? pulumi.secret(first.token) : undefined,
     mqttCredentials: pulumi.secret(pulumi.output(passwords)),
     hosts: edgeHosts.map((h) => h.summary),
+    accessTokens: withAccess.length
+      ? pulumi.secret(
+          pulumi
+            .all(
+              withAccess.map((h) =>
+                pulumi.all([h.tunnel!.accessClientId!, h.tunnel!.accessClientSecret!]),
+              ),
+            )
+            .apply((pairs) =>
+              Object.fromEntries(
+                pairs.map(([clientId, clientSecret], i) => [
+                  withAccess[i].hostName,
+                  { clientId, clientSecret },
+                ]),
+              ),
+            ),
+        )
+      : undefined,
     edgeHosts,
   };
 }

@@ -52,10 +52,13 @@ export class EdgeHost extends pulumi.ComponentResource {
   public readonly tunnelId?: pulumi.Output<string>;
   public readonly token?: pulumi.Output<string>;
   public readonly summary: pulumi.Output<EdgeHostSummary>;
+  /** The host's name in the stack config. */
+  public readonly hostName: string;
 
   constructor(name: string, args: EdgeHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mqtt-edge:host:EdgeHost", name, {}, opts);
     const { host, tunnel: t, broker: b } = args;
+    this.hostName = host.name;
     const physicalName = `${args.project}-${args.stack}-${host.name}`;
     const labels = stackLabels(args.project, args.stack, host.name);
 
