@@ -1,0 +1,134 @@
+import * as policySdk from "@pulumi/policy";
+import type {
+  EnforcementLevel,
+  ReportViolation,
+  ResourceValidation,
+  ResourceValidationArgs,
+} from "@pulumi/policy";
+
+/**
+ * Type tokens of the resources the policies look at. Strings rather than classes, so the pack
+ * does not depend on the Docker and Cloudflare SDKs (and cannot drift from a second copy of them).
+ */
+export const TYPES = {
+  container: "docker:index/container:Container",
+  service: "docker:index/service:Service",
+  remoteImage: "docker:index/remoteImage:RemoteImage",
+  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
+  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
+  /** The deprecated alias of DnsRecord that @pulumi/cloudflare 6 still ships. */
+  record: "cloudflare:index/record:Record",
+  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
+  /** The deprecated alias of ZeroTrustTunnelCloudflared. */
+  legacyTunnel: "cloudflare:index/tunnel:Tunnel",
+} as const;
+
+/** Every policy in this pack blocks a deployment unless a stack's policy config says otherwise. */
+export const DEFAULT_ENFORCEMENT: EnforcementLevel = "mandatory";
+
+/** Docker label that exempts the Docker socket proxy from the raw-socket rule. */
+export const SOCKET_PROXY_LABEL = { key: "dev.mqtt-edge.role", value: "socket-proxy" } as const;
+
+/** The props a policy reads, as they arrive on the wire: plain JSON, secrets unwrapped. */
+export type Props = Record<string, unknown>;
+
+type Validation<P> = (props: P, args: ResourceValidationArgs, report: ReportViolation) => void;
+
+/**
+ * A validation that runs only for the given resource types, like `validateResourceOfType` but
+ * keyed by type token. Other types are reported as not applicable.
+ */
+export function validateTypes<P = Props>(
+  types: readonly string[],
+  validate: Validation<P>,
+): ResourceValidation {
+  return (args, report) => {
+    if (!types.includes(args.type)) {
+      args.notApplicable(`applies to ${types.map(shortType).join(", ")} only`);
+    }
+    validate(args.props as P, args, report);
+  };
+}
+
+/** `docker:index/container:Container` -> `docker.Container`. */
+export function shortType(type: string): string {
+  const [pkg, , name] = type.split(":");
+  return name ? `${pkg}.${name}` : type;
+}
+
+/** How a violation names the resource: type and Pulumi resource name. */
+export function subject(args: { type: string; name: string }): string {
+  return `${shortType(args.type)} "${args.name}"`;
+}
+
+// The policy SDK throws UnknownValueError when a policy reads a value that is unknown during
+// preview. It is exported at runtime but stripped from the typings.
+const UnknownValueError = (policySdk as unknown as { UnknownValueError?: new () => Error })
+  .UnknownValueError;
+
+/**
+ * Reads a value that may be unknown during preview; `undefined` if it is. Without this, the SDK
+ * turns the whole validation into an advisory "can't run during preview" note.
+ */
+export function known<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (UnknownValueError && e instanceof UnknownValueError) return undefined;
+    throw e;
+  }
+}
+
+/** A list prop: the array, or an empty one when absent. */
+export function list<T>(value: unknown): T[] {
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+/** True if a Docker label list (`[{label, value}]`) or map has `key=value`. */
+export function hasLabel(labels: unknown, key: string, value: string): boolean {
+  if (Array.isArray(labels)) {
+    return labels.some((l) => l && typeof l === "object" && l.label === key && l.value === value);
+  }
+  if (labels && typeof labels === "object") {
+    return (labels as Record<string, unknown>)[key] === value;
+  }
+  return false;
+}
+
+/**
+ * Why an image reference is not pinned, or undefined if it is: `name:tag` with a tag other than
+ * `latest`, `name[:tag]@<algorithm>:<hex>`, or an image id (`sha256:<64 hex>`, what
+ * `docker.RemoteImage.imageId` returns). A registry port (`host:5000/img`) is not a tag.
+ */
+export function imageProblem(image: string): string | undefined {
+  if (image.length === 0 || /\s/.test(image)) return "is empty or contains whitespace";
+  if (/^(sha256:)?[0-9a-f]{64}$/.test(image)) return undefined;
+  const at = image.indexOf("@");
+  if (at >= 0) {
+    const digest = image.slice(at + 1);
+    return /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/.test(digest)
+      ? undefined
+      : `has a malformed digest "${digest}" (expected sha256:<64 hex>)`;
+  }
+  const colon = image.indexOf(":", image.lastIndexOf("/") + 1);
+  if (colon < 0) return 'has no tag, so Docker pulls the moving tag "latest"';
+  const tag = image.slice(colon + 1);
+  if (tag.toLowerCase() === "latest") return 'uses the moving tag "latest"';
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `has an invalid tag "${tag}"`;
+  return undefined;
+}
+
+/** The repository of an image reference, lower-cased: `eclipse-mosquitto:2.0.22` -> `eclipse-mosquitto`. */
+export function imageRepository(image: string): string {
+  const noDigest = image.split("@")[0];
+  const colon = noDigest.indexOf(":", noDigest.lastIndexOf("/") + 1);
+  return (colon < 0 ? noDigest : noDigest.slice(0, colon)).toLowerCase();
+}
+
+/** Host paths that give a container the Docker socket: the socket itself or a directory above it. */
+export function exposesDockerSocket(hostPath: string): boolean {
+  const path = hostPath.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
+  if (path.endsWith("/docker.sock")) return true;
+  // Rootless Docker keeps its socket in /run/user/<uid>.
+  return ["/", "/var", "/var/run", "/run"].includes(path) || /^\/run\/user(\/\d+)?$/.test(path);
+}
