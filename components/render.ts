@@ -54,7 +54,8 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     "log_timestamp_format %Y-%m-%dT%H:%M:%S",
     "connection_messages true",
     `message_size_limit ${input.messageSizeLimit}`,
-    // Small MQTT frames behind a WebSocket proxy: Nagle's algorithm only adds latency here.
+    // Small MQTT frames: Nagle's algorithm only adds latency. This affects the TCP listener; the
+    // WebSocket library sets TCP_NODELAY on its connections itself (measured: bench/broker.ts).
     "set_tcp_nodelay true",
     "max_keepalive 300",
     "",
@@ -76,7 +77,9 @@ function aclLine(kind: "topic" | "pattern", rule: AclRule): string {
 
 /**
  * The ACL file. Lines before the first `user` apply to anonymous clients; `pattern` lines apply to
- * every client; `deny` wins over grants. A user without rules may do nothing.
+ * every client. Mosquitto checks a user's own rules before the patterns, so `deny` wins within a
+ * user's list, but a pattern's deny does not override a grant in the user's list (covered by
+ * tests/broker). A user without rules may do nothing.
  */
 export function renderAclFile(input: {
   users: MqttUser[];

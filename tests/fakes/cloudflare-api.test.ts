@@ -19,7 +19,7 @@ const fake = new FakeCloudflareApi({
 });
 let base = "";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- API results are checked field by field below */
+ 
 type Body = {
   success: boolean;
   errors: { code: number; message: string; error_chain?: { code: number; message: string }[] }[];
@@ -27,7 +27,7 @@ type Body = {
   result: any;
   result_info?: any;
 };
-/* eslint-enable @typescript-eslint/no-explicit-any */
+ 
 
 async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
   const headers: Record<string, string> = { "content-type": "application/json" };
