@@ -465,6 +465,36 @@ function keyPath(key: string, path: PropertyKey[]): string {
   return s;
 }
 
+/**
+ * The value a failed parse would have had without its offending parts, so that the checks across
+ * keys still run and report their problems in the same pass. Removes the value at each issue's
+ * path (or its parent, if removing it is not enough) until the rest parses; nothing it finds is
+ * reported, and the result is never deployed (any problem stops the run).
+ */
+function salvage<T>(schema: z.ZodType<T>, input: unknown, issues: readonly z.core.$ZodIssue[]): T | undefined {
+  if (input === null || typeof input !== "object") return undefined;
+  const copy = structuredClone(input) as Record<PropertyKey, unknown>;
+  const removed = new Set<string>();
+  let pending = issues;
+  for (let round = 0; round < 20; round++) {
+    for (const issue of pending) {
+      let path = issue.path.slice();
+      if (issue.code === "unrecognized_keys") path = [...path, issue.keys[0]];
+      while (path.length && removed.has(JSON.stringify(path))) path = path.slice(0, -1);
+      if (path.length === 0) return undefined;
+      removed.add(JSON.stringify(path));
+      const parent = valueAt(copy, path.slice(0, -1)) as Record<PropertyKey, unknown> | unknown[];
+      const last = path[path.length - 1];
+      if (Array.isArray(parent) && typeof last === "number") parent.splice(last, 1);
+      else if (parent && typeof parent === "object") delete (parent as Record<PropertyKey, unknown>)[last];
+    }
+    const again = schema.safeParse(copy);
+    if (again.success) return again.data;
+    pending = again.error.issues;
+  }
+  return undefined;
+}
+
 /** Structured values arrive as JSON; scalars as plain strings. */
 function decode(raw: string | undefined): unknown {
   if (raw === undefined) return undefined;
@@ -506,7 +536,7 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
         message: `${issue.message.replace(/^Invalid input: (expected )?/, "expected ")} (got ${shown})`,
       });
     }
-    return undefined;
+    return salvage(schema, input, result.error.issues);
   }
 
   const tunnelIn = parse("tunnel", tunnelSchema);
@@ -523,6 +553,8 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   }
 
   const tokenRaw = raw.get("tunnelToken");
+  // Problems found by the schemas; the checks across keys below may run on salvaged values.
+  const schemaProblems = problems.length;
 
   if (tunnelIn) {
     const t = tunnelIn;
@@ -673,7 +705,17 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     }
   }
 
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) {
+    // A check across keys that ran on a salvaged value can repeat a schema problem in other words
+    // (an invalid user removed, then "no users"): keep the schema's, which names the cause.
+    const schemaPaths = problems.slice(0, schemaProblems).map((p) => p.path);
+    const related = (a: string, b: string) =>
+      a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`) || b.startsWith(`${a}.`) || b.startsWith(`${a}[`);
+    throw new ConfigError([
+      ...problems.slice(0, schemaProblems),
+      ...problems.slice(schemaProblems).filter((p) => !schemaPaths.some((s) => related(s, p.path))),
+    ]);
+  }
 
   const tunnel = tunnelIn!;
   const broker = brokerIn!;

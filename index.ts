@@ -1,8 +1,17 @@
-import { loadConfig } from "./config";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadConfig, type StackConfig } from "./config";
 import { deployStack } from "./program";
 
 // Validated before anything is registered: a bad stack fails here with every problem listed.
-const stack = deployStack(loadConfig());
+// RunError prints the message alone: a stack trace would only bury the key paths.
+let config: StackConfig;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+  throw e;
+}
+const stack = deployStack(config);
 
 export const websocketUrl = stack.websocketUrl;
 export const tunnelId = stack.tunnelId;

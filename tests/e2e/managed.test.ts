@@ -17,6 +17,7 @@ import {
   E2EStack,
   IMAGES,
   assertNoSecrets,
+  deploySkipReason,
   docker,
   dockerJson,
   leftovers,
@@ -29,7 +30,7 @@ const STACK = "e2emanaged";
 const PREFIX = `mqtt-edge-${STACK}-local`;
 const BROKER_NET = `${PREFIX}-broker`;
 
-describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
+describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReason() }, () => {
   let tools: ReturnType<typeof requireTools>;
   let fake: FakeCloudflareApi;
   let stack: E2EStack;

@@ -9,6 +9,7 @@ import {
   API_TOKEN,
   E2EStack,
   IMAGES,
+  deploySkipReason,
   dockerGateway,
   dockerJson,
   leftovers,
@@ -20,7 +21,7 @@ import {
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
 
-describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
+describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason() }, () => {
   let tools: ReturnType<typeof requireTools>;
   const stacks: E2EStack[] = [];
   before(() => {
@@ -103,7 +104,7 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
   });
 });
 
-describe("a flaky Cloudflare API", { timeout: 30 * 60_000 }, () => {
+describe("a flaky Cloudflare API", { timeout: 30 * 60_000, skip: deploySkipReason() }, () => {
   let tools: ReturnType<typeof requireTools>;
   let stack: E2EStack;
   let fakeStop: () => Promise<void> = async () => {};

@@ -128,6 +128,14 @@ describe("config validation refuses bad stacks", () => {
     }
   });
 
+  test("checks across keys still run when a key has a problem of its own", () => {
+    const found = problems(withTunnel({ image: "cloudflared:latest", hostname: "mqtt.other.org" }));
+    assert.ok(found.some((p) => p.startsWith("mqtt-edge:tunnel.image")), found.join("\n"));
+    assert.ok(found.some((p) => p.includes('"mqtt.other.org" is not inside zone "example.com"')), found.join("\n"));
+    const users = problems(withBroker({ users: [{ name: "a b" }] }));
+    assert.deepEqual(users.map((p) => p.split(":")[1]), ["broker.users[0].name"], "no second-hand 'no users' problem");
+  });
+
   test("a secret's value never appears in an error message", () => {
     const found = problems(
       { ...withTunnel({ mode: "token", accountId: undefined, zone: undefined, hostname: undefined }), tunnelToken: "short secret!" },

@@ -1,0 +1,84 @@
+/**
+ * The real Pulumi CLI and Node.js language host run this repository's program (Pulumi.yaml,
+ * TypeScript entry point, project config declarations). These checks need no provider plugin: a
+ * bad stack must fail in the program, before any resource is registered.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { ACCOUNT, E2EStack, PROVIDER_PLUGINS } from "./harness";
+
+function requireCli(): void {
+  for (const bin of ["pulumi", "pulumi-language-nodejs"]) {
+    if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) {
+      throw new Error(`${bin} is not on PATH: eval "$(bash scripts/toolchain.sh --only cli,nodejs)"`);
+    }
+  }
+}
+
+describe("the program under the real Pulumi CLI", { timeout: 10 * 60_000 }, () => {
+  const stacks: E2EStack[] = [];
+  before(requireCli);
+  after(async () => {
+    for (const s of stacks) await s.stack?.workspace.removeStack(s.name).catch(() => undefined);
+  });
+
+  test("an invalid stack fails with every problem named, and nothing is registered", async () => {
+    const stack = new E2EStack("clibad");
+    stacks.push(stack);
+    await stack.configure(
+      {
+        tunnel: {
+          mode: "managed",
+          accountId: ACCOUNT,
+          zone: "example.com",
+          hostname: "mqtt.other.org",
+          image: "cloudflare/cloudflared:latest",
+        },
+        broker: { users: [{ name: "a\nallow_anonymous true" }], websocketPort: 70000 },
+      },
+      { tunnelToken: "not-for-managed-mode-0123456789abcdef" },
+    );
+    let failure = "";
+    try {
+      await stack.preview();
+    } catch (e) {
+      failure = String(e);
+    }
+    assert.ok(failure, "preview must fail");
+    for (const expected of [
+      'mqtt-edge:tunnel.hostname: "mqtt.other.org" is not inside zone "example.com"',
+      'mqtt-edge:tunnel.image: expected a pinned tag, not "latest"',
+      "mqtt-edge:broker.websocketPort: expected a port between 1 and 65535",
+      "mqtt-edge:broker.users[0].name: expected a user name",
+      "mqtt-edge:tunnelToken: only used in token mode",
+    ]) {
+      assert.ok(failure.includes(expected), `missing "${expected}" in:\n${failure.slice(0, 3000)}`);
+    }
+    assert.ok(!failure.includes("not-for-managed-mode-0123456789abcdef"), "the secret is not echoed");
+    const state = JSON.parse(await stack.exportState());
+    assert.deepEqual(state.deployment.resources ?? [], [], "no resource was registered");
+  });
+
+  test("the project's declared defaults reach the program through the engine", async () => {
+    const stack = new E2EStack("clidefaults");
+    stacks.push(stack);
+    // No mqtt-edge keys at all: Pulumi.yaml's defaults (quick tunnel, one user) must make a valid
+    // stack, so the run gets past validation and on to the Docker provider.
+    await stack.configure({});
+    let failure = "";
+    try {
+      await stack.preview();
+    } catch (e) {
+      failure = String(e);
+    }
+    assert.ok(!failure.includes("invalid stack configuration"), failure.slice(0, 3000));
+    const haveProviders = PROVIDER_PLUGINS.every((b) => spawnSync("sh", ["-c", `command -v ${b}`]).status === 0);
+    if (!haveProviders) {
+      // Without the plugins the preview stops at the first provider resource, after validation
+      // and after the first component was registered.
+      assert.match(failure, /no resource plugin 'pulumi-resource-(docker|random|cloudflare)'/, failure.slice(0, 3000));
+      assert.match(failure, /mqtt-edge:host:EdgeHost::local/);
+    }
+  });
+});
