@@ -1,3 +1,4 @@
+import "./tuning";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, type StackConfig } from "./config";
 import { deployStack } from "./program";
