@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { AclRule, MqttUser, PortPublish } from "../config";
-import { LOG_OPTS, RESTART, SECURITY_OPTS, labelList, listeningCheck } from "./hardening";
+import { LOG_OPTS, RESTART, SECURITY_OPTS, contentHash, labelList, listeningCheck } from "./hardening";
 import {
   MOSQUITTO_PATHS,
   MQTT_TCP_PORT,
@@ -13,6 +12,17 @@ import {
 
 /** uid/gid of the `mosquitto` user in the eclipse-mosquitto image. */
 export const MOSQUITTO_UID = 1883;
+
+/** Healthy once the WebSocket listener (what cloudflared proxies to) accepts connections. */
+function healthcheck(websocketPort: number) {
+  return {
+    tests: listeningCheck(websocketPort),
+    interval: "10s",
+    timeout: "3s",
+    startPeriod: "5s",
+    retries: 3,
+  };
+}
 
 export interface MqttBrokerArgs {
   /** Image to run. Pinned; never "latest". */
@@ -195,13 +205,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         ports,
         mounts,
         uploads,
-        healthcheck: {
-          tests: listeningCheck(args.websocketPort),
-          interval: "10s",
-          timeout: "3s",
-          startPeriod: "5s",
-          retries: 3,
-        },
+        healthcheck: healthcheck(args.websocketPort),
         wait: true,
         waitTimeout: 60,
         labels,
@@ -229,25 +233,18 @@ export class MqttBroker extends pulumi.ComponentResource {
     labels: { label: string; value: string }[],
     dataVolume: docker.Volume | undefined,
   ): pulumi.Output<string> {
-    const short = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 12);
-    const conf = new docker.ServiceConfig(
-      `${name}-conf`,
-      {
-        name: `${args.physicalName}-mosquitto-conf-${short(this.mosquittoConf)}`,
-        data: Buffer.from(this.mosquittoConf).toString("base64"),
-        labels,
-      },
-      { parent: this },
-    );
-    const acl = new docker.ServiceConfig(
-      `${name}-acl`,
-      {
-        name: `${args.physicalName}-mosquitto-acl-${short(this.aclFile)}`,
-        data: Buffer.from(this.aclFile).toString("base64"),
-        labels,
-      },
-      { parent: this },
-    );
+    const dockerConfig = (role: string, text: string) =>
+      new docker.ServiceConfig(
+        `${name}-${role}`,
+        {
+          name: `${args.physicalName}-mosquitto-${role}-${contentHash(text)}`,
+          data: Buffer.from(text).toString("base64"),
+          labels,
+        },
+        { parent: this },
+      );
+    const conf = dockerConfig("conf", this.mosquittoConf);
+    const acl = dockerConfig("acl", this.aclFile);
     const uid = String(MOSQUITTO_UID);
     const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [
       { configId: conf.id, configName: conf.name, fileName: MOSQUITTO_PATHS.config, fileUid: uid, fileGid: uid, fileMode: 0o440 },
@@ -259,7 +256,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         `${name}-passwd`,
         {
           // The hash is of the hashed password file: it names a version, it reveals nothing.
-          name: pulumi.interpolate`${args.physicalName}-mosquitto-passwd-${this.passwordFile.apply(short)}`,
+          name: pulumi.interpolate`${args.physicalName}-mosquitto-passwd-${this.passwordFile.apply(contentHash)}`,
           data: this.passwordFile.apply((t) => Buffer.from(t).toString("base64")),
           labels,
         },
@@ -291,13 +288,7 @@ export class MqttBroker extends pulumi.ComponentResource {
             configs,
             secrets,
             mounts,
-            healthcheck: {
-              tests: listeningCheck(args.websocketPort),
-              interval: "10s",
-              timeout: "3s",
-              startPeriod: "5s",
-              retries: 3,
-            },
+            healthcheck: healthcheck(args.websocketPort),
             labels,
           },
           networksAdvanceds: [{ name: args.network, aliases: [alias] }],

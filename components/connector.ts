@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import type { SwarmPlacement } from "./broker";
 import * as pulumi from "@pulumi/pulumi";
-import { LOG_OPTS, RESTART, SECURITY_OPTS, labelList } from "./hardening";
+import { LOG_OPTS, RESTART, SECURITY_OPTS, contentHash, labelList } from "./hardening";
 
 /** uid/gid `nonroot` of the distroless cloudflared image. */
 export const CLOUDFLARED_UID = 65532;
@@ -36,6 +35,15 @@ export interface TunnelConnectorArgs {
   /** More networks to join (swarm: the proxy network, for HTTP hostnames). */
   readonly extraNetworks?: pulumi.Input<string>[];
 }
+
+/** Ready means connected to Cloudflare's edge (`tunnel ready` asks the metrics server). */
+const HEALTHCHECK = {
+  tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
+  interval: "15s",
+  timeout: "5s",
+  startPeriod: "20s",
+  retries: 3,
+};
 
 /** Where the swarm connector finds its token (a Docker secret; `--token-file`, cloudflared 2025.4+). */
 export const TOKEN_FILE = "/run/secrets/tunnel_token";
@@ -109,13 +117,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
           networksAdvanced: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(
             (n) => ({ name: n }),
           ),
-          healthcheck: {
-            tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
-            interval: "15s",
-            timeout: "5s",
-            startPeriod: "20s",
-            retries: 3,
-          },
+          healthcheck: HEALTHCHECK,
           // Healthy means connected to Cloudflare's edge: don't block a deploy on the internet.
           wait: false,
           labels: labelList({ ...args.labels, "dev.mqtt-edge.replica": String(i) }),
@@ -137,12 +139,11 @@ export class TunnelConnector extends pulumi.ComponentResource {
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.tunnel.kind === "token") {
       const token = pulumi.secret(pulumi.output(args.tunnel.token));
-      const short = (t: string) => createHash("sha256").update(t).digest("hex").slice(0, 12);
       const secret = new docker.Secret(
         `${name}-token`,
         {
           // Secrets are immutable: a new token makes a new secret, and the service rolls over.
-          name: pulumi.interpolate`${args.physicalName}-tunnel-token-${token.apply(short)}`,
+          name: pulumi.interpolate`${args.physicalName}-tunnel-token-${token.apply(contentHash)}`,
           data: token.apply((t) => Buffer.from(t).toString("base64")),
           labels,
         },
@@ -170,13 +171,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
             readOnly: true,
             capDrops: ["ALL"],
             secrets,
-            healthcheck: {
-              tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
-              interval: "15s",
-              timeout: "5s",
-              startPeriod: "20s",
-              retries: 3,
-            },
+            healthcheck: HEALTHCHECK,
             labels,
           },
           networksAdvanceds: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(

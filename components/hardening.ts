@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /** Defaults every container of the product gets; one place, so they cannot drift apart. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 export const SECURITY_OPTS = ["no-new-privileges:true"];
@@ -23,4 +25,9 @@ export function listeningCheck(port: number): string[] {
     "CMD-SHELL",
     `grep -Eq '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6`,
   ];
+}
+
+/** A short content hash, for names of immutable swarm objects (configs, secrets). */
+export function contentHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
