@@ -175,7 +175,9 @@ export function imageProblem(image: string): string | undefined {
   if (/\s/.test(image) || image.length === 0) return "an image reference without whitespace";
   const [ref, digest] = image.split("@");
   if (digest !== undefined) {
-    return /^sha256:[0-9a-f]{64}$/.test(digest) ? undefined : "a digest of the form sha256:<64 hex>";
+    return /^sha256:[0-9a-f]{64}$/.test(digest)
+      ? undefined
+      : "a digest of the form sha256:<64 hex>";
   }
   const lastSlash = ref.lastIndexOf("/");
   const colon = ref.indexOf(":", lastSlash + 1);
@@ -209,7 +211,9 @@ const imageSchema = z.string().superRefine((v, ctx) => {
 const hostnameSchema = z
   .string()
   .transform((v) => v.toLowerCase())
-  .refine(isHostname, { message: "expected a fully qualified DNS hostname such as mqtt.example.com" });
+  .refine(isHostname, {
+    message: "expected a fully qualified DNS hostname such as mqtt.example.com",
+  });
 
 const hostnamesSchema = z
   .union([hostnameSchema, z.array(hostnameSchema)])
@@ -278,7 +282,9 @@ const tunnelSchema = z
     image: imageSchema.default(DEFAULT_IMAGES.cloudflared),
     access: z.boolean({ error: "expected true or false" }).default(false),
     secretVersion: z.union([z.string(), z.number()]).transform(String).default("1"),
-    edge: z.array(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: "expected host:port" })).default([]),
+    edge: z
+      .array(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: "expected host:port" }))
+      .default([]),
     quickService: z.url({ error: "expected a URL" }).optional(),
   })
   .prefault({ mode: "quick" });
@@ -334,12 +340,14 @@ const brokerSchema = z
 const hostsSchema = z.array(
   z.strictObject({
     name: z.string().regex(HOST_NAME, {
-      error: "expected a host name of 1-31 lowercase letters, digits or '-', starting with a letter or digit",
+      error:
+        "expected a host name of 1-31 lowercase letters, digits or '-', starting with a letter or digit",
     }),
     docker: z
       .string()
       .regex(/^(unix|tcp|ssh|npipe):\/\/\S+$/, {
-        error: "expected a Docker endpoint such as unix:///var/run/docker.sock, tcp://h:2376 or ssh://user@h",
+        error:
+          "expected a Docker endpoint such as unix:///var/run/docker.sock, tcp://h:2376 or ssh://user@h",
       })
       .optional(),
     certPath: z.string().min(1).optional(),
@@ -392,7 +400,13 @@ const swarmSchema = z.strictObject({
     .strictObject({ http: portSchema.default(80), https: portSchema.default(443) })
     .prefault({}),
   brokerConstraints: z
-    .array(z.string().regex(/^[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, { error: 'expected a constraint such as "node.role == manager"' }))
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, {
+          error: 'expected a constraint such as "node.role == manager"',
+        }),
+    )
     .default(["node.role == manager"]),
   images: z
     .strictObject({
@@ -471,7 +485,11 @@ function keyPath(key: string, path: PropertyKey[]): string {
  * path (or its parent, if removing it is not enough) until the rest parses; nothing it finds is
  * reported, and the result is never deployed (any problem stops the run).
  */
-function salvage<T>(schema: z.ZodType<T>, input: unknown, issues: readonly z.core.$ZodIssue[]): T | undefined {
+function salvage<T>(
+  schema: z.ZodType<T>,
+  input: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): T | undefined {
   if (input === null || typeof input !== "object") return undefined;
   const copy = structuredClone(input) as Record<PropertyKey, unknown>;
   const removed = new Set<string>();
@@ -486,7 +504,8 @@ function salvage<T>(schema: z.ZodType<T>, input: unknown, issues: readonly z.cor
       const parent = valueAt(copy, path.slice(0, -1)) as Record<PropertyKey, unknown> | unknown[];
       const last = path[path.length - 1];
       if (Array.isArray(parent) && typeof last === "number") parent.splice(last, 1);
-      else if (parent && typeof parent === "object") delete (parent as Record<PropertyKey, unknown>)[last];
+      else if (parent && typeof parent === "object")
+        delete (parent as Record<PropertyKey, unknown>)[last];
     }
     const again = schema.safeParse(copy);
     if (again.success) return again.data;
@@ -548,7 +567,8 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   if (dockerTlsIn !== undefined && !raw.isSecret("dockerTls")) {
     problems.push({
       path: `${PROJECT}:dockerTls`,
-      message: "expected a secret value (set it with `pulumi config set --secret`); it holds private keys",
+      message:
+        "expected a secret value (set it with `pulumi config set --secret`); it holds private keys",
     });
   }
 
@@ -558,29 +578,41 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
 
   if (tunnelIn) {
     const t = tunnelIn;
-    const p = (k: string, message: string) => problems.push({ path: keyPath("tunnel", [k]), message });
+    const p = (k: string, message: string) =>
+      problems.push({ path: keyPath("tunnel", [k]), message });
     if (t.mode === "managed") {
-      if (!t.accountId) p("accountId", "required in managed mode (the Cloudflare account id, 32 hex characters)");
+      if (!t.accountId)
+        p("accountId", "required in managed mode (the Cloudflare account id, 32 hex characters)");
       if (!t.zone && !t.zones?.length && !t.zoneId) {
         p("zone", "required in managed mode (the zone name, such as example.com, or zoneId)");
       }
-      const anyHostname = (t.hostname?.length ?? 0) > 0 || (hostsIn ?? []).some((h) => h.hostname?.length);
-      if (!anyHostname) p("hostname", "required in managed mode (the public MQTT hostname, such as mqtt.example.com)");
+      const anyHostname =
+        (t.hostname?.length ?? 0) > 0 || (hostsIn ?? []).some((h) => h.hostname?.length);
+      if (!anyHostname)
+        p(
+          "hostname",
+          "required in managed mode (the public MQTT hostname, such as mqtt.example.com)",
+        );
     } else {
       for (const k of ["accountId", "zone", "zones", "zoneId", "access"] as const) {
-        if (t[k] !== undefined && t[k] !== false) p(k, `only used in managed mode (mode is ${show(t.mode)})`);
+        if (t[k] !== undefined && t[k] !== false)
+          p(k, `only used in managed mode (mode is ${show(t.mode)})`);
       }
     }
     if (t.mode === "token") {
       if (tokenRaw === undefined) {
         problems.push({
           path: `${PROJECT}:tunnelToken`,
-          message: "required in token mode; set it with `pulumi config set --secret tunnelToken <token>`",
+          message:
+            "required in token mode; set it with `pulumi config set --secret tunnelToken <token>`",
         });
       }
     }
     if (t.mode !== "token" && tokenRaw !== undefined) {
-      problems.push({ path: `${PROJECT}:tunnelToken`, message: `only used in token mode (mode is ${show(t.mode)})` });
+      problems.push({
+        path: `${PROJECT}:tunnelToken`,
+        message: `only used in token mode (mode is ${show(t.mode)})`,
+      });
     }
     if (t.mode !== "quick" && t.quickService) p("quickService", "only used in quick mode");
     if (t.zone && t.zones?.length) p("zones", "set either zone or zones, not both");
@@ -592,19 +624,27 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   if (tokenRaw !== undefined && !raw.isSecret("tunnelToken")) {
     problems.push({
       path: `${PROJECT}:tunnelToken`,
-      message: "expected a secret value; it was stored in plain text. Run `pulumi config set --secret tunnelToken <token>`",
+      message:
+        "expected a secret value; it was stored in plain text. Run `pulumi config set --secret tunnelToken <token>`",
     });
   } else if (tokenRaw !== undefined && !/^[A-Za-z0-9+/=_-]{32,}$/.test(tokenRaw)) {
-    problems.push({ path: `${PROJECT}:tunnelToken`, message: "expected a tunnel token (base64 text from the Cloudflare dashboard) (got (secret))" });
+    problems.push({
+      path: `${PROJECT}:tunnelToken`,
+      message: "expected a tunnel token (base64 text from the Cloudflare dashboard) (got (secret))",
+    });
   }
 
   const zones = tunnelIn ? (tunnelIn.zones ?? (tunnelIn.zone ? [tunnelIn.zone] : [])) : [];
 
   if (brokerIn) {
     const b = brokerIn;
-    const p = (path: PropertyKey[], message: string) => problems.push({ path: keyPath("broker", path), message });
+    const p = (path: PropertyKey[], message: string) =>
+      problems.push({ path: keyPath("broker", path), message });
     if (!b.allowAnonymous && b.users.length === 0) {
-      p(["users"], "expected at least one user when allowAnonymous is false (nobody could connect)");
+      p(
+        ["users"],
+        "expected at least one user when allowAnonymous is false (nobody could connect)",
+      );
     }
     if (!b.allowAnonymous && b.anonymousAcl !== undefined) {
       p(["anonymousAcl"], "only used when allowAnonymous is true");
@@ -612,27 +652,46 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     const seen = new Map<string, number>();
     b.users.forEach((u, i) => {
       const prev = seen.get(u.name);
-      if (prev !== undefined) p(["users", i, "name"], `duplicate user ${show(u.name)} (also users[${prev}])`);
+      if (prev !== undefined)
+        p(["users", i, "name"], `duplicate user ${show(u.name)} (also users[${prev}])`);
       else seen.set(u.name, i);
     });
     const tcpPort = 1883;
-    if (b.websocketPort === tcpPort) p(["websocketPort"], `expected a port other than ${tcpPort}, the internal MQTT listener (got ${b.websocketPort})`);
+    if (b.websocketPort === tcpPort)
+      p(
+        ["websocketPort"],
+        `expected a port other than ${tcpPort}, the internal MQTT listener (got ${b.websocketPort})`,
+      );
     const pubs = [b.tcp?.publish, b.websocket?.publish].filter((x): x is PortPublish => !!x);
     if (pubs.length === 2 && pubs[0].port === pubs[1].port && pubs[0].ip === pubs[1].ip) {
-      p(["websocket", "publish"], `expected a different host port than tcp.publish (both ${pubs[0].ip}:${pubs[0].port})`);
+      p(
+        ["websocket", "publish"],
+        `expected a different host port than tcp.publish (both ${pubs[0].ip}:${pubs[0].port})`,
+      );
     }
   }
 
   let hosts: HostConfig[] = [];
   if (tunnelIn && hostsIn !== undefined) {
-    if (hostsIn.length === 0) problems.push({ path: `${PROJECT}:hosts`, message: "expected at least one host, or leave the key unset for the local Docker host" });
+    if (hostsIn.length === 0)
+      problems.push({
+        path: `${PROJECT}:hosts`,
+        message: "expected at least one host, or leave the key unset for the local Docker host",
+      });
     const names = new Map<string, number>();
     hostsIn.forEach((h, i) => {
       const prev = names.get(h.name);
-      if (prev !== undefined) problems.push({ path: keyPath("hosts", [i, "name"]), message: `duplicate host ${show(h.name)} (also hosts[${prev}])` });
+      if (prev !== undefined)
+        problems.push({
+          path: keyPath("hosts", [i, "name"]),
+          message: `duplicate host ${show(h.name)} (also hosts[${prev}])`,
+        });
       else names.set(h.name, i);
       if (h.certPath && !h.docker?.startsWith("tcp://")) {
-        problems.push({ path: keyPath("hosts", [i, "certPath"]), message: "only used with a tcp:// docker endpoint" });
+        problems.push({
+          path: keyPath("hosts", [i, "certPath"]),
+          message: "only used with a tcp:// docker endpoint",
+        });
       }
     });
     hosts = hostsIn.map((h) => ({
@@ -655,53 +714,84 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     const owner = new Map<string, string>();
     hosts.forEach((h, i) => {
       if (h.hostnames.length === 0 && hosts.length > 1) {
-        problems.push({ path: keyPath("hosts", [i, "hostname"]), message: "required in managed mode: each host has its own tunnel and public hostname" });
+        problems.push({
+          path: keyPath("hosts", [i, "hostname"]),
+          message: "required in managed mode: each host has its own tunnel and public hostname",
+        });
       }
       h.hostnames.forEach((name, j) => {
         const path = hostsIn ? keyPath("hosts", [i, "hostname"]) : keyPath("tunnel", ["hostname"]);
         const prev = owner.get(name);
         if (prev !== undefined) {
-          problems.push({ path, message: `duplicate hostname ${show(name)} (also used by ${prev})` });
+          problems.push({
+            path,
+            message: `duplicate hostname ${show(name)} (also used by ${prev})`,
+          });
         } else owner.set(name, `host ${h.name}`);
         if (h.zone) {
-          if (!inZone(name, h.zone)) problems.push({ path, message: `${show(name)} is not inside zone ${show(h.zone)}` });
+          if (!inZone(name, h.zone))
+            problems.push({ path, message: `${show(name)} is not inside zone ${show(h.zone)}` });
         } else if (zones.length && !zoneFor(name, zones)) {
           problems.push({
-            path: hostsIn ? path : keyPath("tunnel", ["hostname"]) + (h.hostnames.length > 1 ? `[${j}]` : ""),
+            path: hostsIn
+              ? path
+              : keyPath("tunnel", ["hostname"]) + (h.hostnames.length > 1 ? `[${j}]` : ""),
             message: `${show(name)} is not inside zone ${zones.length === 1 ? show(zones[0]) : `any of ${show(zones)}`}`,
           });
         }
       });
     });
     for (const name of swarmIn?.httpHostnames ?? []) {
-      if (owner.has(name)) problems.push({ path: keyPath("swarm", ["httpHostnames"]), message: `duplicate hostname ${show(name)} (also used by ${owner.get(name)})` });
-      else if (zones.length && !zoneFor(name, zones)) problems.push({ path: keyPath("swarm", ["httpHostnames"]), message: `${show(name)} is not inside zone ${show(zones.length === 1 ? zones[0] : zones)}` });
+      if (owner.has(name))
+        problems.push({
+          path: keyPath("swarm", ["httpHostnames"]),
+          message: `duplicate hostname ${show(name)} (also used by ${owner.get(name)})`,
+        });
+      else if (zones.length && !zoneFor(name, zones))
+        problems.push({
+          path: keyPath("swarm", ["httpHostnames"]),
+          message: `${show(name)} is not inside zone ${show(zones.length === 1 ? zones[0] : zones)}`,
+        });
     }
     hosts.forEach((h, i) => {
       if (h.zone && zones.length && !zones.includes(h.zone)) {
-        problems.push({ path: keyPath("hosts", [i, "zone"]), message: `expected one of the configured zones ${show(zones)} (got ${show(h.zone)})` });
+        problems.push({
+          path: keyPath("hosts", [i, "zone"]),
+          message: `expected one of the configured zones ${show(zones)} (got ${show(h.zone)})`,
+        });
       }
     });
   } else if (hostsIn) {
     hostsIn.forEach((h, i) => {
-      if (h.hostname !== undefined) problems.push({ path: keyPath("hosts", [i, "hostname"]), message: `only used in managed mode (mode is ${show(tunnelIn?.mode)})` });
+      if (h.hostname !== undefined)
+        problems.push({
+          path: keyPath("hosts", [i, "hostname"]),
+          message: `only used in managed mode (mode is ${show(tunnelIn?.mode)})`,
+        });
     });
   }
 
   if (swarmIn?.enabled) {
     if (hosts.length > 1) {
-      problems.push({ path: `${PROJECT}:swarm`, message: "swarm mode deploys to one swarm manager endpoint; expected at most one host" });
+      problems.push({
+        path: `${PROJECT}:swarm`,
+        message: "swarm mode deploys to one swarm manager endpoint; expected at most one host",
+      });
     }
     for (const k of ["tcp", "websocket"] as const) {
       if (brokerIn?.[k]?.publish) {
         problems.push({
           path: keyPath("broker", [k, "publish"]),
-          message: "not available in swarm mode: a swarm publishes ports on every address of every node; reach the broker through the tunnel or the overlay network",
+          message:
+            "not available in swarm mode: a swarm publishes ports on every address of every node; reach the broker through the tunnel or the overlay network",
         });
       }
     }
     if (swarmIn.httpHostnames.length && tunnelIn?.mode !== "managed") {
-      problems.push({ path: keyPath("swarm", ["httpHostnames"]), message: "only used in managed tunnel mode" });
+      problems.push({
+        path: keyPath("swarm", ["httpHostnames"]),
+        message: "only used in managed tunnel mode",
+      });
     }
   }
 
@@ -710,7 +800,11 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     // (an invalid user removed, then "no users"): keep the schema's, which names the cause.
     const schemaPaths = problems.slice(0, schemaProblems).map((p) => p.path);
     const related = (a: string, b: string) =>
-      a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`) || b.startsWith(`${a}.`) || b.startsWith(`${a}[`);
+      a === b ||
+      a.startsWith(`${b}.`) ||
+      a.startsWith(`${b}[`) ||
+      b.startsWith(`${a}.`) ||
+      b.startsWith(`${a}[`);
     throw new ConfigError([
       ...problems.slice(0, schemaProblems),
       ...problems.slice(schemaProblems).filter((p) => !schemaPaths.some((s) => related(s, p.path))),
@@ -759,9 +853,7 @@ export function inZone(hostname: string, zone: string): boolean {
 
 /** The zone a hostname belongs to: the longest configured zone it is inside (as DockFlare does). */
 export function zoneFor(hostname: string, zones: string[]): string | undefined {
-  return zones
-    .filter((z) => inZone(hostname, z))
-    .sort((a, b) => b.length - a.length)[0];
+  return zones.filter((z) => inZone(hostname, z)).sort((a, b) => b.length - a.length)[0];
 }
 
 /** The SDK keeps this helper out of its type declarations; it reads the engine's secret-key list. */

@@ -39,14 +39,19 @@ function plan(before: Recorder, after: Recorder): Map<string, Op> {
       continue;
     }
     const keys = new Set([...Object.keys(r.inputs), ...Object.keys(prev.inputs)]);
-    const changed = [...keys].filter((k) => JSON.stringify(r.inputs[k]) !== JSON.stringify(prev.inputs[k]));
+    const changed = [...keys].filter(
+      (k) => JSON.stringify(r.inputs[k]) !== JSON.stringify(prev.inputs[k]),
+    );
     if (!changed.length) continue;
     const updatable = UPDATABLE[r.type] ?? [];
-    ops.set(r.urn, updatable === "all" || changed.every((k) => updatable.includes(k)) ? "update" : "replace");
+    ops.set(
+      r.urn,
+      updatable === "all" || changed.every((k) => updatable.includes(k)) ? "update" : "replace",
+    );
   }
   for (const urn of old.keys()) if (!after.byUrn(urn)) ops.set(urn, "delete");
   // A replaced resource has a new id: whatever reads its outputs changes as well.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const r of after.registrations.filter((x) => x.custom)) {
       const current = ops.get(r.urn);
@@ -67,7 +72,13 @@ function plan(before: Recorder, after: Recorder): Map<string, Op> {
 }
 
 const base = {
-  tunnel: { mode: "managed", accountId: FAKE_ACCOUNT, zone: "example.com", hostname: "mqtt.example.com", replicas: 2 },
+  tunnel: {
+    mode: "managed",
+    accountId: FAKE_ACCOUNT,
+    zone: "example.com",
+    hostname: "mqtt.example.com",
+    replicas: 2,
+  },
   broker: {
     users: [
       { name: "sensor", acl: [{ access: "write", topic: "sensors/#" }] },
@@ -79,12 +90,44 @@ const tunnel = base.tunnel;
 const broker = base.broker;
 
 const CHANGES: [string, Record<string, unknown>, string][] = [
-  ["add an MQTT user", { ...base, broker: { users: [...broker.users, { name: "new", acl: [] }] } }, "the broker (new password file) and the new password"],
-  ["change an ACL", { ...base, broker: { users: [{ ...broker.users[0], acl: [{ access: "readwrite", topic: "sensors/#" }] }, broker.users[1]] } }, "the broker (new ACL file)"],
-  ["rotate the tunnel secret", { ...base, tunnel: { ...tunnel, secretVersion: "2" } }, "secret, tunnel, its config, connectors; DNS record updated"],
-  ["add a hostname", { ...base, tunnel: { ...tunnel, hostname: ["mqtt.example.com", "mqtt2.example.com"] } }, "tunnel config updated, one DNS record created"],
-  ["bump the cloudflared image", { ...base, tunnel: { ...tunnel, image: "cloudflare/cloudflared:2026.7.1" } }, "the connectors"],
-  ["change connector replicas 2 -> 3", { ...base, tunnel: { ...tunnel, replicas: 3 } }, "one connector created"],
+  [
+    "add an MQTT user",
+    { ...base, broker: { users: [...broker.users, { name: "new", acl: [] }] } },
+    "the broker (new password file) and the new password",
+  ],
+  [
+    "change an ACL",
+    {
+      ...base,
+      broker: {
+        users: [
+          { ...broker.users[0], acl: [{ access: "readwrite", topic: "sensors/#" }] },
+          broker.users[1],
+        ],
+      },
+    },
+    "the broker (new ACL file)",
+  ],
+  [
+    "rotate the tunnel secret",
+    { ...base, tunnel: { ...tunnel, secretVersion: "2" } },
+    "secret, tunnel, its config, connectors; DNS record updated",
+  ],
+  [
+    "add a hostname",
+    { ...base, tunnel: { ...tunnel, hostname: ["mqtt.example.com", "mqtt2.example.com"] } },
+    "tunnel config updated, one DNS record created",
+  ],
+  [
+    "bump the cloudflared image",
+    { ...base, tunnel: { ...tunnel, image: "cloudflare/cloudflared:2026.7.1" } },
+    "the connectors",
+  ],
+  [
+    "change connector replicas 2 -> 3",
+    { ...base, tunnel: { ...tunnel, replicas: 3 } },
+    "one connector created",
+  ],
 ];
 
 async function main(): Promise<void> {

@@ -36,12 +36,20 @@ interface Variant {
 
 const stock = (extra: string[]) => (files: RenderedFiles, ports: { tcp: number; ws: number }) => ({
   // The harness waits for a plain MQTT listener too; it stays idle here.
-  conf: [`listener ${ports.tcp}`, `listener ${ports.ws}`, "protocol websockets", "allow_anonymous true", ...extra, ""].join("\n"),
+  conf: [
+    `listener ${ports.tcp}`,
+    `listener ${ports.ws}`,
+    "protocol websockets",
+    "allow_anonymous true",
+    ...extra,
+    "",
+  ].join("\n"),
   acl: files.acl,
 });
 
 const flipNodelay = (files: RenderedFiles) => {
-  if (!/^set_tcp_nodelay true$/m.test(files.conf)) throw new Error("rendered config has no set_tcp_nodelay true");
+  if (!/^set_tcp_nodelay true$/m.test(files.conf))
+    throw new Error("rendered config has no set_tcp_nodelay true");
   return { ...files, conf: files.conf.replace(/^set_tcp_nodelay true$/m, "set_tcp_nodelay false") };
 };
 
@@ -74,7 +82,11 @@ interface Result {
 }
 
 /** Resolves when `count()` reaches `target`, or with what arrived once progress stalls. */
-function until(count: () => number, target: number, onTick: (cb: () => void) => void): Promise<void> {
+function until(
+  count: () => number,
+  target: number,
+  onTick: (cb: () => void) => void,
+): Promise<void> {
   return new Promise((resolve) => {
     let last = -1;
     const check = setInterval(() => {
@@ -94,7 +106,11 @@ function until(count: () => number, target: number, onTick: (cb: () => void) => 
   });
 }
 
-async function throughput(pub: MqttClient, sub: MqttClient, topic: string): Promise<{ rate: number; received: number }> {
+async function throughput(
+  pub: MqttClient,
+  sub: MqttClient,
+  topic: string,
+): Promise<{ rate: number; received: number }> {
   await sub.subscribeAsync(topic, { qos: 0 });
   let received = 0;
   const done = until(
@@ -137,7 +153,8 @@ async function latency(client: MqttClient, topic: string): Promise<number[]> {
   return samples.sort((a, b) => a - b);
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -146,7 +163,9 @@ const median = (xs: number[]) => {
 async function runVariant(v: Variant): Promise<Result> {
   const b = await Broker.start({ broker: RENDERED, edit: v.edit });
   try {
-    const creds: Credentials = v.anonymous ? {} : { username: "bench", password: b.passwords.bench };
+    const creds: Credentials = v.anonymous
+      ? {}
+      : { username: "bench", password: b.passwords.bench };
     const sub = await connect(b.wsUrl, creds);
     const pub = await connect(b.wsUrl, creds);
     const tp = await throughput(pub, sub, "bench/tp");
@@ -173,7 +192,10 @@ async function main(): Promise<void> {
   const results = new Map<string, Result[]>(VARIANTS.map((v) => [v.name, []]));
   for (let round = 0; round < ROUNDS && remaining() > 10_000; round++) {
     // Rotate the order each round so no variant always runs first (or last) on a busy machine.
-    for (const v of [...VARIANTS.slice(round % VARIANTS.length), ...VARIANTS.slice(0, round % VARIANTS.length)]) {
+    for (const v of [
+      ...VARIANTS.slice(round % VARIANTS.length),
+      ...VARIANTS.slice(0, round % VARIANTS.length),
+    ]) {
       if (remaining() < 5_000) break;
       results.get(v.name)!.push(await runVariant(v));
     }
@@ -193,9 +215,20 @@ async function main(): Promise<void> {
     };
   });
   const version = (await Broker.version()).trim();
-  console.log(`${version}; MQTT.js over ws://127.0.0.1; ${MESSAGES} x 100 B QoS 0, ${ROUND_TRIPS} round trips; median of rounds`);
   console.log(
-    ["variant".padEnd(34), "runs", "msgs/s".padStart(9), "(min-max)".padStart(13), "p50 ms".padStart(8), "p99 ms".padStart(8), "stalls>=50ms".padStart(13), "  notes"].join(" "),
+    `${version}; MQTT.js over ws://127.0.0.1; ${MESSAGES} x 100 B QoS 0, ${ROUND_TRIPS} round trips; median of rounds`,
+  );
+  console.log(
+    [
+      "variant".padEnd(34),
+      "runs",
+      "msgs/s".padStart(9),
+      "(min-max)".padStart(13),
+      "p50 ms".padStart(8),
+      "p99 ms".padStart(8),
+      "stalls>=50ms".padStart(13),
+      "  notes",
+    ].join(" "),
   );
   for (const s of summary) {
     const notes: string[] = [];

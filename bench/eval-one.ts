@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../config";
 import { deployStack } from "../program";
 
-const TOKEN = "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
+const TOKEN =
+  "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
@@ -17,7 +18,10 @@ async function main(): Promise<void> {
     {
       newResource: (args) => {
         registered++;
-        return { id: `${args.name}-id`, state: { ...args.inputs, result: "p".repeat(32), base64: "AQ==" } };
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, result: "p".repeat(32), base64: "AQ==" },
+        };
       },
       call: (args) => {
         if (args.token === TOKEN) return { token: "dG9rZW4=" };
@@ -42,25 +46,39 @@ async function main(): Promise<void> {
         hostname: `mqtt-${i + 1}.example.com`,
       })),
     ),
-    "mqtt-edge:broker": JSON.stringify({ users: [{ name: "u", acl: [{ access: "readwrite", topic: "#" }] }] }),
+    "mqtt-edge:broker": JSON.stringify({
+      users: [{ name: "u", acl: [{ access: "readwrite", topic: "#" }] }],
+    }),
   };
   const started = process.hrtime.bigint();
   const cfg = parseConfig(
-    { project: "mqtt-edge", stack: "bench", get: (k) => config[`mqtt-edge:${k}`], isSecret: () => false },
+    {
+      project: "mqtt-edge",
+      stack: "bench",
+      get: (k) => config[`mqtt-edge:${k}`],
+      isSecret: () => false,
+    },
     Object.keys(config),
   );
   const outputs = deployStack(cfg);
   // Every host summary waits on its broker and tunnel; then let the last registrations drain.
   await Promise.all(outputs.hosts.map((h) => new Promise((r) => h.apply(r))));
   let last = -1;
-  for (let stable = 0; stable < 10; ) {
+  for (let stable = 0; stable < 10;) {
     await new Promise((r) => setImmediate(r));
     stable = registered === last ? stable + 1 : 0;
     last = registered;
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ hosts: n, resources: registered, ms: Math.round(ms), maxRssMb: Math.round(maxRssMb) }));
+  console.log(
+    JSON.stringify({
+      hosts: n,
+      resources: registered,
+      ms: Math.round(ms),
+      maxRssMb: Math.round(maxRssMb),
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -20,8 +20,16 @@ interface Variant {
 const compiled = join(ROOT, "bin", "bench", "eval-one.js");
 const source = join(ROOT, "bench", "eval-one.ts");
 const VARIANTS: Variant[] = [
-  { name: "TypeScript via tsx, SDK default stacks", args: ["--import", "tsx", source], env: { MQTT_EDGE_STACK_TRACE_LIMIT: "10" } },
-  { name: "compiled JS, SDK default stacks", args: [compiled], env: { MQTT_EDGE_STACK_TRACE_LIMIT: "10" } },
+  {
+    name: "TypeScript via tsx, SDK default stacks",
+    args: ["--import", "tsx", source],
+    env: { MQTT_EDGE_STACK_TRACE_LIMIT: "10" },
+  },
+  {
+    name: "compiled JS, SDK default stacks",
+    args: [compiled],
+    env: { MQTT_EDGE_STACK_TRACE_LIMIT: "10" },
+  },
   { name: "TypeScript via tsx, tuned (as shipped)", args: ["--import", "tsx", source], env: {} },
   { name: "compiled JS, tuned (as shipped)", args: [compiled], env: {} },
 ];
@@ -31,8 +39,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}; ${REPEATS} runs each, median`);
-console.log("variant".padEnd(42), "hosts".padStart(5), "resources".padStart(9), "ms".padStart(7), "peak RSS MB".padStart(12));
+console.log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}; ${REPEATS} runs each, median`,
+);
+console.log(
+  "variant".padEnd(42),
+  "hosts".padStart(5),
+  "resources".padStart(9),
+  "ms".padStart(7),
+  "peak RSS MB".padStart(12),
+);
 const results: Record<string, Record<number, { ms: number; rss: number }>> = {};
 for (const v of VARIANTS) {
   results[v.name] = {};
@@ -43,12 +59,22 @@ for (const v of VARIANTS) {
         env: { ...process.env, ...v.env },
         encoding: "utf8",
       });
-      return JSON.parse(out.trim().split("\n").pop()!) as { resources: number; ms: number; maxRssMb: number };
+      return JSON.parse(out.trim().split("\n").pop()!) as {
+        resources: number;
+        ms: number;
+        maxRssMb: number;
+      };
     });
     const ms = median(runs.map((r) => r.ms));
     const rss = median(runs.map((r) => r.maxRssMb));
     results[v.name][n] = { ms, rss };
-    console.log(v.name.padEnd(42), String(n).padStart(5), String(runs[0].resources).padStart(9), String(ms).padStart(7), String(rss).padStart(12));
+    console.log(
+      v.name.padEnd(42),
+      String(n).padStart(5),
+      String(runs[0].resources).padStart(9),
+      String(ms).padStart(7),
+      String(rss).padStart(12),
+    );
   }
 }
 const shipped = results["compiled JS, tuned (as shipped)"];
@@ -60,5 +86,7 @@ if (shipped?.[last] && baseline?.[last]) {
       `${baseline[last].rss} MB -> ${shipped[last].rss} MB; target <= 3000 ms and <= 500 MB`,
   );
   // Linear growth shows as a flat time per host from 10 hosts on (1 host is mostly start-up).
-  console.log(`growth: ${HOSTS.map((n) => `${(shipped[n].ms / n).toFixed(0)} ms/host at ${n}`).join(", ")}`);
+  console.log(
+    `growth: ${HOSTS.map((n) => `${(shipped[n].ms / n).toFixed(0)} ms/host at ${n}`).join(", ")}`,
+  );
 }

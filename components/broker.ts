@@ -1,7 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { AclRule, MqttUser, PortPublish } from "../config";
-import { LOG_OPTS, RESTART, SECURITY_OPTS, contentHash, labelList, listeningCheck } from "./hardening";
+import {
+  LOG_OPTS,
+  RESTART,
+  SECURITY_OPTS,
+  contentHash,
+  labelList,
+  listeningCheck,
+} from "./hardening";
 import {
   MOSQUITTO_PATHS,
   MQTT_TCP_PORT,
@@ -106,14 +113,12 @@ export class MqttBroker extends pulumi.ComponentResource {
     });
     const names = args.users.map((u) => u.name);
     this.passwordFile = pulumi.secret(
-      pulumi
-        .all(names.map((n) => args.passwords[n]))
-        .apply((pw) =>
-          renderPasswordFile(
-            names.map((n, i) => ({ name: n, password: pw[i] })),
-            args.physicalName,
-          ),
+      pulumi.all(names.map((n) => args.passwords[n])).apply((pw) =>
+        renderPasswordFile(
+          names.map((n, i) => ({ name: n, password: pw[i] })),
+          args.physicalName,
         ),
+      ),
     );
 
     const dataVolume = args.persistence
@@ -152,8 +157,20 @@ export class MqttBroker extends pulumi.ComponentResource {
     );
     const owner = String(MOSQUITTO_UID);
     const uploads: docker.types.input.ContainerUpload[] = [
-      { file: MOSQUITTO_PATHS.config, content: this.mosquittoConf, owner, group: owner, permissions: "0640" },
-      { file: MOSQUITTO_PATHS.acl, content: this.aclFile, owner, group: owner, permissions: "0600" },
+      {
+        file: MOSQUITTO_PATHS.config,
+        content: this.mosquittoConf,
+        owner,
+        group: owner,
+        permissions: "0640",
+      },
+      {
+        file: MOSQUITTO_PATHS.acl,
+        content: this.aclFile,
+        owner,
+        group: owner,
+        permissions: "0600",
+      },
     ];
     if (hasUsers) {
       uploads.push({
@@ -186,7 +203,8 @@ export class MqttBroker extends pulumi.ComponentResource {
     const mounts: docker.types.input.ContainerMount[] = [
       { target: "/mosquitto/config", type: "volume", source: configVolume.name },
     ];
-    if (dataVolume) mounts.push({ target: "/mosquitto/data", type: "volume", source: dataVolume.name });
+    if (dataVolume)
+      mounts.push({ target: "/mosquitto/data", type: "volume", source: dataVolume.name });
 
     const container = new docker.Container(
       `${name}-mosquitto`,
@@ -247,8 +265,22 @@ export class MqttBroker extends pulumi.ComponentResource {
     const acl = dockerConfig("acl", this.aclFile);
     const uid = String(MOSQUITTO_UID);
     const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [
-      { configId: conf.id, configName: conf.name, fileName: MOSQUITTO_PATHS.config, fileUid: uid, fileGid: uid, fileMode: 0o440 },
-      { configId: acl.id, configName: acl.name, fileName: MOSQUITTO_PATHS.acl, fileUid: uid, fileGid: uid, fileMode: 0o400 },
+      {
+        configId: conf.id,
+        configName: conf.name,
+        fileName: MOSQUITTO_PATHS.config,
+        fileUid: uid,
+        fileGid: uid,
+        fileMode: 0o440,
+      },
+      {
+        configId: acl.id,
+        configName: acl.name,
+        fileName: MOSQUITTO_PATHS.acl,
+        fileUid: uid,
+        fileGid: uid,
+        fileMode: 0o400,
+      },
     ];
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.users.length) {

@@ -114,9 +114,11 @@ export class TunnelConnector extends pulumi.ComponentResource {
           restart: RESTART,
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
-          networksAdvanced: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(
-            (n) => ({ name: n }),
-          ),
+          networksAdvanced: [
+            args.egressNetwork,
+            args.brokerNetwork,
+            ...(args.extraNetworks ?? []),
+          ].map((n) => ({ name: n })),
           healthcheck: HEALTHCHECK,
           // Healthy means connected to Cloudflare's edge: don't block a deploy on the internet.
           wait: false,
@@ -174,9 +176,11 @@ export class TunnelConnector extends pulumi.ComponentResource {
             healthcheck: HEALTHCHECK,
             labels,
           },
-          networksAdvanceds: [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map(
-            (n) => ({ name: n }),
-          ),
+          networksAdvanceds: [
+            args.egressNetwork,
+            args.brokerNetwork,
+            ...(args.extraNetworks ?? []),
+          ].map((n) => ({ name: n })),
           placement: { constraints: swarm.constraints },
           resources: { limits: { memoryBytes: (args.memoryMb ?? 128) * 1024 * 1024 } },
           restartPolicy: { condition: "any", delay: "5s" },

@@ -83,7 +83,11 @@ export class EdgeHost extends pulumi.ComponentResource {
     const child = { parent: this, provider: this.provider };
 
     const swarm = args.swarm;
-    const network = new PrivateNetwork(`${name}-net`, { physicalName, labels, swarm: !!swarm }, child);
+    const network = new PrivateNetwork(
+      `${name}-net`,
+      { physicalName, labels, swarm: !!swarm },
+      child,
+    );
     if (swarm) {
       this.swarmProxy = new SwarmProxy(
         `${name}-frontend`,
@@ -190,13 +194,16 @@ export class EdgeHost extends pulumi.ComponentResource {
       );
     }
 
-    this.websocketUrls = t.mode === "quick" || t.mode === "none" ? [] : host.hostnames.map((h) => `wss://${h}`);
+    this.websocketUrls =
+      t.mode === "quick" || t.mode === "none" ? [] : host.hostnames.map((h) => `wss://${h}`);
     const local = b.websocket?.publish;
     this.summary = pulumi.output({
       name: host.name,
       docker: host.docker ?? "DOCKER_HOST or the local socket",
       mode: t.mode,
-      websocketUrls: local ? [...this.websocketUrls, `ws://${local.ip}:${local.port}`] : this.websocketUrls,
+      websocketUrls: local
+        ? [...this.websocketUrls, `ws://${local.ip}:${local.port}`]
+        : this.websocketUrls,
       tunnelId: this.tunnelId,
       connectors: connectorTunnel ? host.replicas : 0,
       broker: this.broker.containerName,

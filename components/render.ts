@@ -127,7 +127,10 @@ export function hashPasswordLine(
  * because the seed includes the password, per password. It is as unpredictable as the password.
  */
 export function deriveSalt(seed: string, user: string): Buffer {
-  return createHmac("sha256", seed).update(`mosquitto-salt\0${user}`).digest().subarray(0, SALT_BYTES);
+  return createHmac("sha256", seed)
+    .update(`mosquitto-salt\0${user}`)
+    .digest()
+    .subarray(0, SALT_BYTES);
 }
 
 /** The password file: one `$7$` line per user, in the given order. */
@@ -137,7 +140,9 @@ export function renderPasswordFile(
 ): string {
   return (
     entries
-      .map((e) => hashPasswordLine(e.name, e.password, deriveSalt(`${seed}\0${e.password}`, e.name)))
+      .map((e) =>
+        hashPasswordLine(e.name, e.password, deriveSalt(`${seed}\0${e.password}`, e.name)),
+      )
       .join("\n") + "\n"
   );
 }

@@ -54,7 +54,10 @@ export function routeLabels(
     return labels;
   }
   const r = route.service.replace(/[^A-Za-z0-9-]/g, "-");
-  const rules = [route.host ? `Host(\`${route.host}\`)` : undefined, route.path ? `PathPrefix(\`${route.path}\`)` : undefined]
+  const rules = [
+    route.host ? `Host(\`${route.host}\`)` : undefined,
+    route.path ? `PathPrefix(\`${route.path}\`)` : undefined,
+  ]
     .filter(Boolean)
     .join(" && ");
   const labels: Record<string, string> = {

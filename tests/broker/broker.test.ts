@@ -15,7 +15,17 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
 import { Broker, type BrokerInput } from "./harness";
-import { Inbox, connect, end, endAll, publish, subscribe, tag, tryConnect, type Credentials } from "./clients";
+import {
+  Inbox,
+  connect,
+  end,
+  endAll,
+  publish,
+  subscribe,
+  tag,
+  tryConnect,
+  type Credentials,
+} from "./clients";
 
 const TIMEOUT = { timeout: 180_000 };
 const TRANSPORTS = ["ws", "tcp"] as const;
@@ -30,7 +40,12 @@ function creds(b: Broker, user: string): Credentials {
  * Which of `topics`, published by `from` (QoS 1, one after the other), reach `to`, which
  * subscribes to "#". `marker` is published last and must get through.
  */
-async function delivered(from: MqttClient, to: MqttClient, topics: string[], marker: string): Promise<string[]> {
+async function delivered(
+  from: MqttClient,
+  to: MqttClient,
+  topics: string[],
+  marker: string,
+): Promise<string[]> {
   const inbox = new Inbox(to);
   await subscribe(to, "#");
   const t = tag("m");
@@ -38,11 +53,15 @@ async function delivered(from: MqttClient, to: MqttClient, topics: string[], mar
   await publish(from, marker, `${t}|${marker}`);
   await inbox.waitFor((m) => m.payload === `${t}|${marker}`, `marker ${marker}`);
   const got = inbox.messages.filter((m) => m.payload.startsWith(`${t}|`) && m.topic !== marker);
-  for (const m of got) assert.equal(m.payload, `${t}|${m.topic}`, "payload arrived on another topic");
+  for (const m of got)
+    assert.equal(m.payload, `${t}|${m.topic}`, "payload arrived on another topic");
   return got.map((m) => m.topic).sort();
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
@@ -146,9 +165,17 @@ describe("users and ACLs (allowAnonymous false)", TIMEOUT, () => {
       for (const [what, c] of attempts) {
         const r = await tryConnect(url, c);
         assert.equal(r.ok, false, `${what} was let in`);
-        assert.equal(r.ok ? 0 : r.code, 5, `${what}: expected CONNACK 5 (not authorised), got ${JSON.stringify(r)}`);
+        assert.equal(
+          r.ok ? 0 : r.code,
+          5,
+          `${what}: expected CONNACK 5 (not authorised), got ${JSON.stringify(r)}`,
+        );
       }
-      const v5 = await tryConnect(url, { username: "sensor", password: "wrong", protocolVersion: 5 });
+      const v5 = await tryConnect(url, {
+        username: "sensor",
+        password: "wrong",
+        protocolVersion: 5,
+      });
       assert.equal(v5.ok ? 0 : v5.code, 135, "MQTT 5: expected CONNACK 135 (not authorised)");
     });
 
@@ -186,16 +213,63 @@ describe("users and ACLs (allowAnonymous false)", TIMEOUT, () => {
   test("mosquitto_pub and mosquitto_sub: sensor writes, dashboard reads, a wrong password is refused", async () => {
     const base = ["-h", "127.0.0.1", "-p", String(b.tcpPort), "-V", "mqttv311"];
     const topic = `sensors/cli/${tag("t")}`;
-    const pub = await run("mosquitto_pub", [...base, "-u", "sensor", "-P", b.passwords.sensor, "-t", topic, "-m", "from-cli", "-r", "-q", "1"]);
+    const pub = await run("mosquitto_pub", [
+      ...base,
+      "-u",
+      "sensor",
+      "-P",
+      b.passwords.sensor,
+      "-t",
+      topic,
+      "-m",
+      "from-cli",
+      "-r",
+      "-q",
+      "1",
+    ]);
     assert.equal(pub.code, 0, pub.stderr);
     // The retained message is there for a subscriber that comes later, if it may read it.
-    const sub = await run("mosquitto_sub", [...base, "-u", "dashboard", "-P", b.passwords.dashboard, "-t", topic, "-C", "1", "-W", "30"]);
+    const sub = await run("mosquitto_sub", [
+      ...base,
+      "-u",
+      "dashboard",
+      "-P",
+      b.passwords.dashboard,
+      "-t",
+      topic,
+      "-C",
+      "1",
+      "-W",
+      "30",
+    ]);
     assert.equal(sub.code, 0, sub.stderr);
     assert.equal(sub.stdout.trim(), "from-cli");
-    const bad = await run("mosquitto_pub", [...base, "-u", "sensor", "-P", "wrong", "-t", topic, "-m", "x"]);
+    const bad = await run("mosquitto_pub", [
+      ...base,
+      "-u",
+      "sensor",
+      "-P",
+      "wrong",
+      "-t",
+      topic,
+      "-m",
+      "x",
+    ]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /not authori[sz]ed/i);
-    const clear = await run("mosquitto_pub", [...base, "-u", "admin", "-P", b.passwords.admin, "-t", topic, "-n", "-r", "-q", "1"]);
+    const clear = await run("mosquitto_pub", [
+      ...base,
+      "-u",
+      "admin",
+      "-P",
+      b.passwords.admin,
+      "-t",
+      topic,
+      "-n",
+      "-r",
+      "-q",
+      "1",
+    ]);
     assert.equal(clear.code, 0, clear.stderr);
   });
 });
@@ -242,9 +316,16 @@ describe("anonymous clients (allowAnonymous true with anonymousAcl)", TIMEOUT, (
 
     test(`${transport}: a user name still needs its password; unknown users are refused`, async () => {
       await end(await connect(b.url(transport), creds(b, "admin")));
-      for (const c of [{ username: "admin", password: "wrong" }, { username: "nobody", password: "x" }]) {
+      for (const c of [
+        { username: "admin", password: "wrong" },
+        { username: "nobody", password: "x" },
+      ]) {
         const r = await tryConnect(b.url(transport), c);
-        assert.equal(r.ok ? 0 : r.code, 5, `${c.username} with a wrong password: ${JSON.stringify(r)}`);
+        assert.equal(
+          r.ok ? 0 : r.code,
+          5,
+          `${c.username} with a wrong password: ${JSON.stringify(r)}`,
+        );
       }
     });
   }
@@ -255,7 +336,9 @@ describe("anonymous clients (allowAnonymous true with anonymousAcl)", TIMEOUT, (
 describe("messageSizeLimit (1024 bytes; anonymous with the default anonymousAcl)", TIMEOUT, () => {
   let b: Broker;
   before(async () => {
-    b = await Broker.start({ broker: { allowAnonymous: true, persistence: false, messageSizeLimit: 1024 } });
+    b = await Broker.start({
+      broker: { allowAnonymous: true, persistence: false, messageSizeLimit: 1024 },
+    });
   });
   after(async () => {
     await endAll();
@@ -272,7 +355,10 @@ describe("messageSizeLimit (1024 bytes; anonymous with the default anonymousAcl)
       const body = (n: number) => `${t}|`.padEnd(n, "x");
       await publish(pub, "size/over", body(1025));
       await publish(pub, "size/at", body(1024));
-      const at = await inbox.waitFor((m) => m.topic === "size/at" && m.payload.startsWith(t), "size/at");
+      const at = await inbox.waitFor(
+        (m) => m.topic === "size/at" && m.payload.startsWith(t),
+        "size/at",
+      );
       assert.equal(at.bytes, 1024);
       assert.deepEqual(inbox.topicsOf(`${t}|`), ["size/at"], "the oversized message was delivered");
       await end(pub);
@@ -283,7 +369,19 @@ describe("messageSizeLimit (1024 bytes; anonymous with the default anonymousAcl)
   test("MQTT 5 (mosquitto_pub): the oversized QoS 1 publish is answered with PUBACK 149", async () => {
     // 149 (packet too large) is not a PUBACK reason code in MQTT 5.0 (3.4.2.1); MQTT.js rejects
     // that PUBACK as a protocol error ("Invalid puback reason code"), so the CLI checks this.
-    const base = ["-h", "127.0.0.1", "-p", String(b.tcpPort), "-V", "mqttv5", "-q", "1", "-t", "size/v5", "-d"];
+    const base = [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(b.tcpPort),
+      "-V",
+      "mqttv5",
+      "-q",
+      "1",
+      "-t",
+      "size/v5",
+      "-d",
+    ];
     const over = await run("mosquitto_pub", [...base, "-m", "x".repeat(1025)]);
     assert.match(over.stdout, /received PUBACK \(Mid: \d+, RC:149\)/, over.stdout + over.stderr);
     const at = await run("mosquitto_pub", [...base, "-m", "x".repeat(1024)]);
@@ -298,7 +396,9 @@ describe("maxConnections 3", TIMEOUT, () => {
   before(async () => {
     // A fresh broker: Debian's 2.0.11 counts every closed connection twice (upstream fix in
     // 2.0.12), so the limit only holds until the first disconnect. Nothing connects before this.
-    b = await Broker.start({ broker: { allowAnonymous: true, persistence: false, maxConnections: 3 } });
+    b = await Broker.start({
+      broker: { allowAnonymous: true, persistence: false, maxConnections: 3 },
+    });
   });
   after(async () => {
     await endAll();
@@ -338,7 +438,10 @@ describe("persistence: retained messages across a restart", TIMEOUT, () => {
 
   async function retainAndRestart(persistence: boolean) {
     const b = await Broker.start({
-      broker: { persistence, users: [{ name: "admin", acl: [{ access: "readwrite", topic: "#" }] }] },
+      broker: {
+        persistence,
+        users: [{ name: "admin", acl: [{ access: "readwrite", topic: "#" }] }],
+      },
     });
     brokers.push(b);
     const t = tag("kept");
@@ -365,15 +468,25 @@ describe("persistence: retained messages across a restart", TIMEOUT, () => {
 
   test("persistence true: the retained message survives a restart on the same data directory", async () => {
     const { b, t, inbox } = await retainAndRestart(true);
-    assert.equal(inbox.messages[0]?.payload, t, `first message after restart: ${JSON.stringify(inbox.messages)}`);
+    assert.equal(
+      inbox.messages[0]?.payload,
+      t,
+      `first message after restart: ${JSON.stringify(inbox.messages)}`,
+    );
     assert.equal(inbox.messages[0]?.retain, true);
-    assert.ok(existsSync(join(b.paths.data, "mosquitto.db")), "no mosquitto.db in the data directory");
+    assert.ok(
+      existsSync(join(b.paths.data, "mosquitto.db")),
+      "no mosquitto.db in the data directory",
+    );
   });
 
   test("persistence false: the retained message is gone after a restart", async () => {
     const { b, t, inbox } = await retainAndRestart(false);
     assert.equal(inbox.has(t), false, "the retained message survived without persistence");
     assert.equal(inbox.messages[0]?.retain, false);
-    assert.ok(!existsSync(join(b.paths.data, "mosquitto.db")), "mosquitto.db written without persistence");
+    assert.ok(
+      !existsSync(join(b.paths.data, "mosquitto.db")),
+      "mosquitto.db written without persistence",
+    );
   });
 });

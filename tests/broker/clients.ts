@@ -19,8 +19,7 @@ export interface ConnectOptions extends Credentials {
 }
 
 export type ConnectResult =
-  | { ok: true; client: MqttClient }
-  | { ok: false; code?: number; reason: string };
+  { ok: true; client: MqttClient } | { ok: false; code?: number; reason: string };
 
 const open = new Set<MqttClient>();
 
@@ -64,7 +63,8 @@ export function tryConnect(url: string, o: ConnectOptions = {}): Promise<Connect
 
 export async function connect(url: string, o: ConnectOptions = {}): Promise<MqttClient> {
   const r = await tryConnect(url, o);
-  if (!r.ok) throw new Error(`connect to ${url} as ${o.username ?? "(anonymous)"} failed: ${r.reason}`);
+  if (!r.ok)
+    throw new Error(`connect to ${url} as ${o.username ?? "(anonymous)"} failed: ${r.reason}`);
   return r.client;
 }
 
@@ -78,7 +78,11 @@ export async function endAll(): Promise<void> {
 }
 
 /** Subscribes and returns the granted QoS per filter (SUBACK). */
-export async function subscribe(client: MqttClient, filter: string | string[], qos: 0 | 1 = 0): Promise<number[]> {
+export async function subscribe(
+  client: MqttClient,
+  filter: string | string[],
+  qos: 0 | 1 = 0,
+): Promise<number[]> {
   const granted = await client.subscribeAsync(filter, { qos });
   return granted.map((g) => g.qos);
 }
@@ -118,7 +122,12 @@ export class Inbox {
 
   constructor(readonly client: MqttClient) {
     client.on("message", (topic: string, payload: Buffer, packet: IPublishPacket) => {
-      const m = { topic, payload: payload.toString(), retain: packet.retain, bytes: payload.length };
+      const m = {
+        topic,
+        payload: payload.toString(),
+        retain: packet.retain,
+        bytes: payload.length,
+      };
       this.messages.push(m);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pred(m)) return true;
@@ -135,7 +144,11 @@ export class Inbox {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.messages.map((x) => x.topic))}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.messages.map((x) => x.topic))}`,
+          ),
+        );
       }, timeoutMs);
       const done = (m: Received) => {
         clearTimeout(timer);

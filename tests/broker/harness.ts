@@ -12,7 +12,16 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +29,11 @@ import { parseConfig, type BrokerConfig } from "../../config";
 import { renderAclFile, renderMosquittoConf, renderPasswordFile } from "../../components/render";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
-if (!existsSync(MOSQUITTO) || !existsSync("/usr/bin/mosquitto_passwd") || !existsSync("/usr/bin/mosquitto_pub")) {
+if (
+  !existsSync(MOSQUITTO) ||
+  !existsSync("/usr/bin/mosquitto_passwd") ||
+  !existsSync("/usr/bin/mosquitto_pub")
+) {
   // Loud on purpose: these tests prove the rendered files on the real broker; .ci/run installs it.
   throw new Error(
     "the broker tests need Debian's mosquitto and mosquitto-clients: apt-get install mosquitto mosquitto-clients",
@@ -279,7 +292,9 @@ export class Broker {
   async launch(timeoutMs = 20_000): Promise<void> {
     if (this.child) throw new Error("already running");
     this.exitCode = null;
-    const child = spawn(MOSQUITTO, ["-c", this.paths.config], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(MOSQUITTO, ["-c", this.paths.config], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.child = child;
     running.add(child);
     child.stdout.on("data", (d: Buffer) => (this.output += d.toString()));
@@ -292,12 +307,16 @@ export class Broker {
     for (;;) {
       if (this.exitCode !== null) {
         this.child = undefined;
-        throw new Error(`mosquitto exited (code ${this.exitCode}) before listening:\n${this.output}`);
+        throw new Error(
+          `mosquitto exited (code ${this.exitCode}) before listening:\n${this.output}`,
+        );
       }
       if (listening(this.tcpPort) && listening(this.wsPort)) return;
       if (Date.now() > deadline) {
         await this.stop();
-        throw new Error(`mosquitto not listening on ${this.tcpPort}/${this.wsPort} after ${timeoutMs} ms:\n${this.output}`);
+        throw new Error(
+          `mosquitto not listening on ${this.tcpPort}/${this.wsPort} after ${timeoutMs} ms:\n${this.output}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

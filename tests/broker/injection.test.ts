@@ -24,7 +24,8 @@ const BASE: BrokerInput = {
   patterns: [{ access: "readwrite", topic: "clients/%u/#" }],
 };
 
-const users = () => structuredClone(BASE.users) as { name: string; acl: { access: string; topic: string }[] }[];
+const users = () =>
+  structuredClone(BASE.users) as { name: string; acl: { access: string; topic: string }[] }[];
 
 function problems(broker: BrokerInput): string[] {
   try {
@@ -43,15 +44,50 @@ describe("parseConfig refuses values that would add lines to the broker's files"
     users: [{ name: "sensor2", acl: [{ access: "write", topic }] }, ...users()],
   });
   const cases: [string, BrokerInput, string, RegExp][] = [
-    ["directive in a user name", withUser("a\nallow_anonymous true"), "mqtt-edge:broker.users[0].name", /no ':', whitespace or newlines.*"a\\nallow_anonymous true"/],
-    ["ACL rule in a user name", withUser("intruder\npattern readwrite #"), "mqtt-edge:broker.users[0].name", /newlines/],
+    [
+      "directive in a user name",
+      withUser("a\nallow_anonymous true"),
+      "mqtt-edge:broker.users[0].name",
+      /no ':', whitespace or newlines.*"a\\nallow_anonymous true"/,
+    ],
+    [
+      "ACL rule in a user name",
+      withUser("intruder\npattern readwrite #"),
+      "mqtt-edge:broker.users[0].name",
+      /newlines/,
+    ],
     ["space in a user name", withUser("a b"), "mqtt-edge:broker.users[0].name", /whitespace/],
     ["colon in a user name", withUser("admin:x"), "mqtt-edge:broker.users[0].name", /no ':'/],
-    ["carriage return in a user name", withUser("a\rb"), "mqtt-edge:broker.users[0].name", /newlines/],
-    ["ACL rule in a topic", withTopic("x\ntopic readwrite #"), "mqtt-edge:broker.users[0].acl[0].topic", /without whitespace or control characters.*"x\\ntopic readwrite #"/],
-    ["directive in a topic", withTopic("a\nallow_anonymous true"), "mqtt-edge:broker.users[0].acl[0].topic", /without whitespace/],
-    ["space in a topic", withTopic("a b"), "mqtt-edge:broker.users[0].acl[0].topic", /without whitespace/],
-    ["tab in a topic", withTopic("a\tb"), "mqtt-edge:broker.users[0].acl[0].topic", /without whitespace/],
+    [
+      "carriage return in a user name",
+      withUser("a\rb"),
+      "mqtt-edge:broker.users[0].name",
+      /newlines/,
+    ],
+    [
+      "ACL rule in a topic",
+      withTopic("x\ntopic readwrite #"),
+      "mqtt-edge:broker.users[0].acl[0].topic",
+      /without whitespace or control characters.*"x\\ntopic readwrite #"/,
+    ],
+    [
+      "directive in a topic",
+      withTopic("a\nallow_anonymous true"),
+      "mqtt-edge:broker.users[0].acl[0].topic",
+      /without whitespace/,
+    ],
+    [
+      "space in a topic",
+      withTopic("a b"),
+      "mqtt-edge:broker.users[0].acl[0].topic",
+      /without whitespace/,
+    ],
+    [
+      "tab in a topic",
+      withTopic("a\tb"),
+      "mqtt-edge:broker.users[0].acl[0].topic",
+      /without whitespace/,
+    ],
     [
       "ACL rule in an anonymous topic",
       { allowAnonymous: true, anonymousAcl: [{ access: "read", topic: "x\ntopic readwrite #" }] },
@@ -78,7 +114,12 @@ describe("parseConfig refuses values that would add lines to the broker's files"
 // ---------------------------------------------------------------------------------------------
 
 /** Which of `topics`, published by `from`, reach `to` (subscribed to "#"); see broker.test.ts. */
-async function delivered(from: MqttClient, to: MqttClient, topics: string[], marker: string): Promise<string[]> {
+async function delivered(
+  from: MqttClient,
+  to: MqttClient,
+  topics: string[],
+  marker: string,
+): Promise<string[]> {
   const inbox = new Inbox(to);
   await subscribe(to, "#");
   const t = tag("m");
@@ -91,74 +132,81 @@ async function delivered(from: MqttClient, to: MqttClient, topics: string[], mar
     .sort();
 }
 
-describe("the same values with validation bypassed change what the real broker does", TIMEOUT, () => {
-  const brokers: Broker[] = [];
-  after(async () => {
-    await endAll();
-    for (const b of brokers) await b.dispose();
-  });
-  async function start(config: BrokerConfig): Promise<Broker> {
-    const b = await Broker.start({ config });
-    brokers.push(b);
-    return b;
-  }
-  const login = (b: Broker, user: string) => connect(b.wsUrl, { username: user, password: b.passwords[user] });
+describe(
+  "the same values with validation bypassed change what the real broker does",
+  TIMEOUT,
+  () => {
+    const brokers: Broker[] = [];
+    after(async () => {
+      await endAll();
+      for (const b of brokers) await b.dispose();
+    });
+    async function start(config: BrokerConfig): Promise<Broker> {
+      const b = await Broker.start({ config });
+      brokers.push(b);
+      return b;
+    }
+    const login = (b: Broker, user: string) =>
+      connect(b.wsUrl, { username: user, password: b.passwords[user] });
 
-  /** What `user` can write and read among a few topics, seen by admin. */
-  async function reach(b: Broker, user: string) {
-    const marker = `clients/${user}/marker`;
-    const topics = ["ops/a", "sensors/t", "zzz/b"];
-    const admin = await connect(b.tcpUrl, { username: "admin", password: b.passwords.admin });
-    const client = await login(b, user);
-    const writes = await delivered(client, admin, topics, marker);
-    const reads = await delivered(admin, client, topics, marker);
-    return { writes, reads };
-  }
+    /** What `user` can write and read among a few topics, seen by admin. */
+    async function reach(b: Broker, user: string) {
+      const marker = `clients/${user}/marker`;
+      const topics = ["ops/a", "sensors/t", "zzz/b"];
+      const admin = await connect(b.tcpUrl, { username: "admin", password: b.passwords.admin });
+      const client = await login(b, user);
+      const writes = await delivered(client, admin, topics, marker);
+      const reads = await delivered(admin, client, topics, marker);
+      return { writes, reads };
+    }
 
-  test('a topic "x\\ntopic readwrite #" in sensor\'s ACL grants sensor everything', async () => {
-    const cfg = (topic: string): BrokerConfig => {
+    test('a topic "x\\ntopic readwrite #" in sensor\'s ACL grants sensor everything', async () => {
+      const cfg = (topic: string): BrokerConfig => {
+        const c = parseBroker(BASE);
+        c.users = c.users.map((u) =>
+          u.name === "sensor" ? { ...u, acl: [...u.acl, { access: "write", topic }] } : u,
+        );
+        return c;
+      };
+      const honest = await start(cfg("x"));
+      assert.deepEqual(await reach(honest, "sensor"), { writes: ["sensors/t"], reads: [] });
+      const injected = await start(cfg("x\ntopic readwrite #"));
+      assert.match(injected.files.acl, /^topic readwrite #$/m);
+      assert.deepEqual(await reach(injected, "sensor"), {
+        writes: ["ops/a", "sensors/t", "zzz/b"],
+        reads: ["ops/a", "sensors/t", "zzz/b"],
+      });
+    });
+
+    test('a user named "intruder\\npattern readwrite #" grants every client everything', async () => {
+      const cfg = (name: string): BrokerConfig => {
+        const c = parseBroker(BASE);
+        c.users = [...c.users, { name, acl: [] }];
+        return c;
+      };
+      // mute has no rules of its own: only its clients/mute/# pattern.
+      const honest = await start(cfg("intruder"));
+      const before = await reach(honest, "mute");
+      assert.deepEqual(before, { writes: [], reads: [] });
+      const injected = await start(cfg("intruder\npattern readwrite #"));
+      assert.match(injected.files.acl, /^pattern readwrite #$/m);
+      assert.deepEqual(await reach(injected, "mute"), {
+        writes: ["ops/a", "sensors/t", "zzz/b"],
+        reads: ["ops/a", "sensors/t", "zzz/b"],
+      });
+    });
+
+    test('a user named "a\\nallow_anonymous true" stops the broker from starting at all', async () => {
+      const honest = parseBroker(BASE);
+      honest.users = [...honest.users, { name: "a", acl: [] }];
+      await start(honest);
       const c = parseBroker(BASE);
-      c.users = c.users.map((u) => (u.name === "sensor" ? { ...u, acl: [...u.acl, { access: "write", topic }] } : u));
-      return c;
-    };
-    const honest = await start(cfg("x"));
-    assert.deepEqual(await reach(honest, "sensor"), { writes: ["sensors/t"], reads: [] });
-    const injected = await start(cfg("x\ntopic readwrite #"));
-    assert.match(injected.files.acl, /^topic readwrite #$/m);
-    assert.deepEqual(await reach(injected, "sensor"), {
-      writes: ["ops/a", "sensors/t", "zzz/b"],
-      reads: ["ops/a", "sensors/t", "zzz/b"],
+      c.users = [...c.users, { name: "a\nallow_anonymous true", acl: [] }];
+      await assert.rejects(Broker.start({ config: c }), (e: Error) => {
+        assert.match(e.message, /exited \(code \d+\) before listening/);
+        assert.match(e.message, /Invalid line in acl_file .*: allow_anonymous\./);
+        return true;
+      });
     });
-  });
-
-  test('a user named "intruder\\npattern readwrite #" grants every client everything', async () => {
-    const cfg = (name: string): BrokerConfig => {
-      const c = parseBroker(BASE);
-      c.users = [...c.users, { name, acl: [] }];
-      return c;
-    };
-    // mute has no rules of its own: only its clients/mute/# pattern.
-    const honest = await start(cfg("intruder"));
-    const before = await reach(honest, "mute");
-    assert.deepEqual(before, { writes: [], reads: [] });
-    const injected = await start(cfg("intruder\npattern readwrite #"));
-    assert.match(injected.files.acl, /^pattern readwrite #$/m);
-    assert.deepEqual(await reach(injected, "mute"), {
-      writes: ["ops/a", "sensors/t", "zzz/b"],
-      reads: ["ops/a", "sensors/t", "zzz/b"],
-    });
-  });
-
-  test('a user named "a\\nallow_anonymous true" stops the broker from starting at all', async () => {
-    const honest = parseBroker(BASE);
-    honest.users = [...honest.users, { name: "a", acl: [] }];
-    await start(honest);
-    const c = parseBroker(BASE);
-    c.users = [...c.users, { name: "a\nallow_anonymous true", acl: [] }];
-    await assert.rejects(Broker.start({ config: c }), (e: Error) => {
-      assert.match(e.message, /exited \(code \d+\) before listening/);
-      assert.match(e.message, /Invalid line in acl_file .*: allow_anonymous\./);
-      return true;
-    });
-  });
-});
+  },
+);

@@ -20,7 +20,15 @@ const CONFIGS: [string, BrokerInput][] = [
       websocketPort: 8083,
       maxConnections: 3,
       messageSizeLimit: 1024,
-      users: [{ name: "ops", acl: [{ access: "deny", topic: "ops/locked/#" }, { access: "readwrite", topic: "ops/#" }] }],
+      users: [
+        {
+          name: "ops",
+          acl: [
+            { access: "deny", topic: "ops/locked/#" },
+            { access: "readwrite", topic: "ops/#" },
+          ],
+        },
+      ],
     },
   ],
   ["anonymous, no users (no password file)", { allowAnonymous: true }],
@@ -32,7 +40,10 @@ describe("the harness renders what MqttBroker uploads", () => {
       const { rec, outputs } = await runProgram({ ...managedConfig(), broker });
       const container = rec.byName("local-broker-mosquitto");
       const uploads = Object.fromEntries(
-        (container.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]),
+        (container.inputs.uploads as { file: string; content: string }[]).map((u) => [
+          u.file,
+          u.content,
+        ]),
       );
       const passwords = (await resolve(outputs.mqttCredentials)).value as Record<string, string>;
       const physicalName = String(container.inputs.name).replace(/-mosquitto$/, "");

@@ -20,7 +20,14 @@ describe("mosquitto_passwd lines verify under verifyPasswordLine", () => {
   const dir = mkdtempSync(join(tmpdir(), "mqtt-edge-passwd-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const passwords = [generatePassword(), generatePassword(), "short", "with space and : colon", "ünïcødé-密码", "x".repeat(200)];
+  const passwords = [
+    generatePassword(),
+    generatePassword(),
+    "short",
+    "with space and : colon",
+    "ünïcødé-密码",
+    "x".repeat(200),
+  ];
   passwords.forEach((password, i) => {
     test(`password ${i + 1} (${password.length} chars)`, () => {
       const file = join(dir, `passwd-${i}`);
@@ -52,7 +59,13 @@ describe("the broker verifies the program's lines", TIMEOUT, () => {
     passwd: f.passwd!.replace(/^sensor:.*$/m, line(pw)),
   });
   const config = () =>
-    parseBroker({ users: [{ name: "admin", acl: [] }, { name: "sensor", acl: [] }], persistence: false });
+    parseBroker({
+      users: [
+        { name: "admin", acl: [] },
+        { name: "sensor", acl: [] },
+      ],
+      persistence: false,
+    });
 
   async function sensorLogsIn(edit?: (f: RenderedFiles) => RenderedFiles, pw = generatePassword()) {
     const b = await Broker.start({ config: config(), passwords: { sensor: pw }, edit });
@@ -72,12 +85,22 @@ describe("the broker verifies the program's lines", TIMEOUT, () => {
 
   test("the same password with a 1000-iteration line (2.1's count) logs in too", async () => {
     const salt = Buffer.alloc(SALT_BYTES, 9);
-    assert.equal(await sensorLogsIn(replaceLine((pw) => hashPasswordLine("sensor", pw, salt, 1000), "p-1000"), "p-1000"), true);
+    assert.equal(
+      await sensorLogsIn(
+        replaceLine((pw) => hashPasswordLine("sensor", pw, salt, 1000), "p-1000"),
+        "p-1000",
+      ),
+      true,
+    );
   });
 
   test("a line whose iteration count was changed without rehashing locks the user out", async () => {
     const pw = generatePassword();
-    const edit = replaceLine((p) => hashPasswordLine("sensor", p, Buffer.alloc(SALT_BYTES, 3)).replace("$7$101$", "$7$102$"), pw);
+    const edit = replaceLine(
+      (p) =>
+        hashPasswordLine("sensor", p, Buffer.alloc(SALT_BYTES, 3)).replace("$7$101$", "$7$102$"),
+      pw,
+    );
     assert.equal(await sensorLogsIn(edit, pw), false);
   });
 
@@ -85,7 +108,10 @@ describe("the broker verifies the program's lines", TIMEOUT, () => {
     const pw = generatePassword();
     const edit = replaceLine((p) => {
       const line = hashPasswordLine("sensor", p, Buffer.alloc(SALT_BYTES, 4));
-      const [head, hash] = [line.slice(0, line.lastIndexOf("$") + 1), line.slice(line.lastIndexOf("$") + 1)];
+      const [head, hash] = [
+        line.slice(0, line.lastIndexOf("$") + 1),
+        line.slice(line.lastIndexOf("$") + 1),
+      ];
       const bytes = Buffer.from(hash, "base64");
       bytes[0] ^= 1;
       return head + bytes.toString("base64");

@@ -11,7 +11,9 @@ import { ACCOUNT, E2EStack, PROVIDER_PLUGINS } from "./harness";
 function requireCli(): void {
   for (const bin of ["pulumi", "pulumi-language-nodejs"]) {
     if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) {
-      throw new Error(`${bin} is not on PATH: eval "$(bash scripts/toolchain.sh --only cli,nodejs)"`);
+      throw new Error(
+        `${bin} is not on PATH: eval "$(bash scripts/toolchain.sh --only cli,nodejs)"`,
+      );
     }
   }
 }
@@ -55,7 +57,10 @@ describe("the program under the real Pulumi CLI", { timeout: 10 * 60_000 }, () =
     ]) {
       assert.ok(failure.includes(expected), `missing "${expected}" in:\n${failure.slice(0, 3000)}`);
     }
-    assert.ok(!failure.includes("not-for-managed-mode-0123456789abcdef"), "the secret is not echoed");
+    assert.ok(
+      !failure.includes("not-for-managed-mode-0123456789abcdef"),
+      "the secret is not echoed",
+    );
     const state = JSON.parse(await stack.exportState());
     assert.deepEqual(state.deployment.resources ?? [], [], "no resource was registered");
   });
@@ -73,11 +78,17 @@ describe("the program under the real Pulumi CLI", { timeout: 10 * 60_000 }, () =
       failure = String(e);
     }
     assert.ok(!failure.includes("invalid stack configuration"), failure.slice(0, 3000));
-    const haveProviders = PROVIDER_PLUGINS.every((b) => spawnSync("sh", ["-c", `command -v ${b}`]).status === 0);
+    const haveProviders = PROVIDER_PLUGINS.every(
+      (b) => spawnSync("sh", ["-c", `command -v ${b}`]).status === 0,
+    );
     if (!haveProviders) {
       // Without the plugins the preview stops at the first provider resource, after validation
       // and after the first component was registered.
-      assert.match(failure, /no resource plugin 'pulumi-resource-(docker|random|cloudflare)'/, failure.slice(0, 3000));
+      assert.match(
+        failure,
+        /no resource plugin 'pulumi-resource-(docker|random|cloudflare)'/,
+        failure.slice(0, 3000),
+      );
       assert.match(failure, /mqtt-edge:host:EdgeHost::local/);
     }
   });

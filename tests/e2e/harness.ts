@@ -61,13 +61,17 @@ export function requireTools(): { cloudflaredImage: string; cloudflared: string 
   if (missing.length) {
     throw new Error(`end-to-end tests need tools that are not on PATH:\n  ${missing.join("\n  ")}`);
   }
-  const info = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { encoding: "utf8" });
+  const info = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+    encoding: "utf8",
+  });
   if (info.status !== 0) {
     throw new Error(
       `end-to-end tests need a Docker engine; none answers at DOCKER_HOST=${process.env.DOCKER_HOST ?? "(unset)"}: eval "$(bash scripts/engine.sh start a)"`,
     );
   }
-  const version = execFileSync("cloudflared", ["--version"], { encoding: "utf8" }).match(/version (\S+)/)?.[1];
+  const version = execFileSync("cloudflared", ["--version"], { encoding: "utf8" }).match(
+    /version (\S+)/,
+  )?.[1];
   const cloudflaredImage = `mqtt-edge-e2e/cloudflared:${version}`;
   for (const image of [IMAGES.mosquitto, IMAGES.client, cloudflaredImage]) {
     if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) {
@@ -78,7 +82,10 @@ export function requireTools(): { cloudflaredImage: string; cloudflared: string 
 }
 
 export function docker(...args: string[]): string {
-  return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync("docker", args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 export function dockerJson<T = any>(...args: string[]): T {
@@ -106,11 +113,7 @@ export interface ClientResult {
  * exit status: 0 ok, 3 cannot connect, 4 not authorised, 5 timeout. The password goes in the
  * environment, never on the command line.
  */
-export function mqttClient(
-  network: string,
-  args: string[],
-  password?: string,
-): ClientResult {
+export function mqttClient(network: string, args: string[], password?: string): ClientResult {
   const env = password === undefined ? [] : ["-e", "MQTT_PASSWORD"];
   const r = spawnSync(
     "docker",
@@ -159,7 +162,10 @@ export class E2EStack {
   }
 
   /** Writes Pulumi.<stack>.yaml as a user would, then sets secrets through the CLI. */
-  async configure(config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<Stack> {
+  async configure(
+    config: Record<string, unknown>,
+    secrets: Record<string, string> = {},
+  ): Promise<Stack> {
     const file = join(this.dir, `Pulumi.${this.name}.yaml`);
     let existing: Record<string, unknown> = {};
     try {
@@ -173,7 +179,9 @@ export class E2EStack {
     const previous = (existing.config ?? {}) as Record<string, unknown>;
     // Keep encrypted secrets set earlier; replace every plain key.
     const kept = Object.fromEntries(
-      Object.entries(previous).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v),
+      Object.entries(previous).filter(
+        ([, v]) => typeof v === "object" && v !== null && "secure" in v,
+      ),
     );
     writeFileSync(file, stringifyYaml({ ...existing, config: { ...kept, ...plain } }));
     const ws = await LocalWorkspace.create({ workDir: this.dir, envVars: this.envVars });
@@ -183,7 +191,10 @@ export class E2EStack {
     );
     void ws;
     for (const [k, v] of Object.entries(secrets)) {
-      await this.stackRef.setConfig(k.includes(":") ? k : `mqtt-edge:${k}`, { value: v, secret: true });
+      await this.stackRef.setConfig(k.includes(":") ? k : `mqtt-edge:${k}`, {
+        value: v,
+        secret: true,
+      });
     }
     return this.stackRef;
   }
@@ -229,16 +240,32 @@ export class E2EStack {
 
   /** `pulumi preview --json`: every step with its operation, for blast-radius checks. */
   async previewSteps(): Promise<{ op: string; urn: string; type: string }[]> {
-    const r = spawnSync("pulumi", ["preview", "--json", "--stack", this.name, "--non-interactive"], {
-      cwd: this.dir,
-      env: { ...process.env, ...this.envVars },
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = spawnSync(
+      "pulumi",
+      ["preview", "--json", "--stack", this.name, "--non-interactive"],
+      {
+        cwd: this.dir,
+        env: { ...process.env, ...this.envVars },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     this.printed.push(`--- preview --json\n${r.stdout}${r.stderr}`);
-    if (r.status !== 0) throw new Error(`pulumi preview --json failed:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
-    const doc = JSON.parse(r.stdout) as { steps?: { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[] };
-    return (doc.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: s.newState?.type ?? s.oldState?.type ?? "" }));
+    if (r.status !== 0)
+      throw new Error(`pulumi preview --json failed:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
+    const doc = JSON.parse(r.stdout) as {
+      steps?: {
+        op: string;
+        urn: string;
+        newState?: { type: string };
+        oldState?: { type: string };
+      }[];
+    };
+    return (doc.steps ?? []).map((s) => ({
+      op: s.op,
+      urn: s.urn,
+      type: s.newState?.type ?? s.oldState?.type ?? "",
+    }));
   }
 
   async destroy() {
@@ -291,7 +318,11 @@ export async function startFakeCloudflare(): Promise<{ fake: FakeCloudflareApi; 
  * POST /tunnel as the real one does, so a quick-mode connector gets credentials offline. It
  * listens on all addresses because the connector reaches it from a Docker bridge network.
  */
-export async function startQuickTunnelService(): Promise<{ url: (gateway: string) => string; server: Server; requests: number }> {
+export async function startQuickTunnelService(): Promise<{
+  url: (gateway: string) => string;
+  server: Server;
+  requests: number;
+}> {
   const state = { requests: 0 };
   const server = createServer((req, res) => {
     if (req.method === "POST" && req.url === "/tunnel") {
@@ -329,7 +360,8 @@ export async function startQuickTunnelService(): Promise<{ url: (gateway: string
 /** All plaintext secrets of a stack, for leak checks. */
 export function assertNoSecrets(texts: string[], secrets: string[]): void {
   for (const secret of secrets) {
-    if (!secret || secret.length < 8) throw new Error("a secret to check for must be at least 8 characters");
+    if (!secret || secret.length < 8)
+      throw new Error("a secret to check for must be at least 8 characters");
     for (const text of texts) {
       if (text.includes(secret)) {
         const at = text.indexOf(secret);
@@ -342,6 +374,10 @@ export function assertNoSecrets(texts: string[], secrets: string[]): void {
 }
 
 export function dockerGateway(network: string): string {
-  const n = dockerJson<{ IPAM: { Config: { Gateway: string }[] } }[]>("network", "inspect", network);
+  const n = dockerJson<{ IPAM: { Config: { Gateway: string }[] } }[]>(
+    "network",
+    "inspect",
+    network,
+  );
   return n[0].IPAM.Config[0].Gateway;
 }

@@ -99,7 +99,10 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
         const { hostname, service } = r as { hostname?: string; service: string };
         return hostname ? { hostname, service } : { service };
       }),
-      [{ hostname: "mqtt-e2e.example.com", service: "http://mosquitto:9001" }, { service: "http_status:404" }],
+      [
+        { hostname: "mqtt-e2e.example.com", service: "http://mosquitto:9001" },
+        { service: "http_status:404" },
+      ],
     );
     const records = [...fake.state.dnsRecords.values()];
     assert.equal(records.length, 1);
@@ -131,17 +134,43 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("a client on the broker network publishes and receives over WebSockets; anonymous is refused", () => {
     const ok = mqttClient(
       BROKER_NET,
-      ["pubsub", "--url", "ws://mosquitto:9001", "--user", "tester", "--topic", "e2e/hello", "--message", "hi"],
+      [
+        "pubsub",
+        "--url",
+        "ws://mosquitto:9001",
+        "--user",
+        "tester",
+        "--topic",
+        "e2e/hello",
+        "--message",
+        "hi",
+      ],
       passwords.tester,
     );
     assert.equal(ok.status, 0, ok.output);
     const anon = mqttClient(BROKER_NET, ["connect", "--url", "ws://mosquitto:9001"]);
     assert.equal(anon.status, 4, anon.output);
-    const wrong = mqttClient(BROKER_NET, ["connect", "--url", "ws://mosquitto:9001", "--user", "tester"], "wrong-password");
+    const wrong = mqttClient(
+      BROKER_NET,
+      ["connect", "--url", "ws://mosquitto:9001", "--user", "tester"],
+      "wrong-password",
+    );
     assert.equal(wrong.status, 4, wrong.output);
     const denied = mqttClient(
       BROKER_NET,
-      ["pubsub", "--url", "ws://mosquitto:9001", "--user", "sensor", "--topic", "sensors/x", "--message", "m", "--timeout", "3"],
+      [
+        "pubsub",
+        "--url",
+        "ws://mosquitto:9001",
+        "--user",
+        "sensor",
+        "--topic",
+        "sensors/x",
+        "--message",
+        "m",
+        "--timeout",
+        "3",
+      ],
       passwords.sensor,
     );
     assert.notEqual(denied.status, 0, "sensor may write but not read sensors/#");
@@ -153,15 +182,21 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
     const dir = mkdtempSync(join(tmpdir(), "mqtt-edge-ingress-"));
     const file = join(dir, "config.yml");
     writeFileSync(file, stringifyYaml({ tunnel: tunnel.id, ingress }));
-    const out = execFileSync(tools.cloudflared, ["tunnel", "--config", file, "ingress", "validate"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const out = execFileSync(
+      tools.cloudflared,
+      ["tunnel", "--config", file, "ingress", "validate"],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     assert.match(out, /OK/);
     // And it would refuse rules without the catch-all, so the check can fail.
     writeFileSync(file, stringifyYaml({ tunnel: tunnel.id, ingress: ingress.slice(0, -1) }));
     assert.throws(() =>
-      execFileSync(tools.cloudflared, ["tunnel", "--config", file, "ingress", "validate"], { stdio: "pipe" }),
+      execFileSync(tools.cloudflared, ["tunnel", "--config", file, "ingress", "validate"], {
+        stdio: "pipe",
+      }),
     );
   });
 
@@ -189,12 +224,26 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("adding an MQTT user replaces only the broker, and a retained message survives", async () => {
     const retained = mqttClient(
       BROKER_NET,
-      ["pubsub", "--url", "ws://mosquitto:9001", "--user", "tester", "--topic", "e2e/retained", "--message", "kept", "--retain"],
+      [
+        "pubsub",
+        "--url",
+        "ws://mosquitto:9001",
+        "--user",
+        "tester",
+        "--topic",
+        "e2e/retained",
+        "--message",
+        "kept",
+        "--retain",
+      ],
       passwords.tester,
     );
     assert.equal(retained.status, 0, retained.output);
     // Mosquitto writes its persistence file on shutdown; replacement stops it gracefully.
-    const withUser = { ...config, broker: { image: IMAGES.mosquitto, users: [...users, { name: "newcomer", acl: [] }] } };
+    const withUser = {
+      ...config,
+      broker: { image: IMAGES.mosquitto, users: [...users, { name: "newcomer", acl: [] }] },
+    };
     await stack.configure(withUser);
     const steps = await stack.previewSteps();
     const touched = steps.filter((s) => s.op !== "same");
@@ -212,7 +261,18 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
     await stack.up();
     const survived = mqttClient(
       BROKER_NET,
-      ["pubsub", "--url", "ws://mosquitto:9001", "--user", "tester", "--topic", "e2e/retained", "--message", "kept", "--no-publish"],
+      [
+        "pubsub",
+        "--url",
+        "ws://mosquitto:9001",
+        "--user",
+        "tester",
+        "--topic",
+        "e2e/retained",
+        "--message",
+        "kept",
+        "--no-publish",
+      ],
       passwords.tester,
     );
     assert.equal(survived.status, 0, `retained message lost: ${survived.output}`);
@@ -227,9 +287,16 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
     const names = steps.map((s) => `${s.op} ${s.urn.split("::").pop()}`);
     for (const s of steps) {
       const name = s.urn.split("::").pop()!;
-      assert.match(name, /^local-(tunnel-(secret|tunnel|config|dns-.*)|connector-\d)$/, `unexpected change: ${names.join(", ")}`);
+      assert.match(
+        name,
+        /^local-(tunnel-(secret|tunnel|config|dns-.*)|connector-\d)$/,
+        `unexpected change: ${names.join(", ")}`,
+      );
     }
-    assert.ok(names.some((n) => n.endsWith("local-connector-1")), names.join(", "));
+    assert.ok(
+      names.some((n) => n.endsWith("local-connector-1")),
+      names.join(", "),
+    );
     await stack.up();
     const live = [...fake.state.tunnels.values()].filter((t) => !t.deletedAt);
     assert.equal(live.length, 1, "the old tunnel is deleted");
@@ -246,7 +313,10 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("destroy leaves no container, network, volume, tunnel or DNS record", async () => {
     await stack.destroy();
     assert.deepEqual(leftovers(STACK), []);
-    assert.deepEqual([...fake.state.tunnels.values()].filter((t) => !t.deletedAt), []);
+    assert.deepEqual(
+      [...fake.state.tunnels.values()].filter((t) => !t.deletedAt),
+      [],
+    );
     assert.equal(fake.state.dnsRecords.size, 0);
     assert.equal(docker("ps", "-a", "--filter", `name=${PREFIX}`, "--format", "{{.Names}}"), "");
   });

@@ -56,12 +56,23 @@ describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason(
       assert.deepEqual(summary.websocketUrls, ["ws://127.0.0.1:19001"]);
       const client = mqttClient(
         "host",
-        ["pubsub", "--url", "ws://127.0.0.1:19001", "--user", "tester", "--topic", "e2e/q", "--message", "quick"],
+        [
+          "pubsub",
+          "--url",
+          "ws://127.0.0.1:19001",
+          "--user",
+          "tester",
+          "--topic",
+          "e2e/q",
+          "--message",
+          "quick",
+        ],
         outputs.mqttCredentials.value.tester,
       );
       assert.equal(client.status, 0, client.output);
       // cloudflared asked the quick-tunnel service for credentials (it retries until it gets them).
-      for (let i = 0; i < 30 && quick.requests === 0; i++) await new Promise((r) => setTimeout(r, 1000));
+      for (let i = 0; i < 30 && quick.requests === 0; i++)
+        await new Promise((r) => setTimeout(r, 1000));
       assert.ok(quick.requests >= 1, "the connector requested a quick tunnel");
       const second = await stack.preview();
       assert.deepEqual(
@@ -81,7 +92,12 @@ describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason(
     stacks.push(stack);
     await stack.configure({
       tunnel: { mode: "none" },
-      broker: { image: IMAGES.mosquitto, users, tcp: { publish: "127.0.0.1:11883" }, persistence: false },
+      broker: {
+        image: IMAGES.mosquitto,
+        users,
+        tcp: { publish: "127.0.0.1:11883" },
+        persistence: false,
+      },
     });
     await stack.up();
     const names = leftovers("e2enone").filter((n) => n.startsWith("container"));
@@ -89,7 +105,17 @@ describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason(
     const outputs = await stack.outputs();
     const client = mqttClient(
       "mqtt-edge-e2enone-local-broker",
-      ["pubsub", "--url", "ws://mosquitto:9001", "--user", "tester", "--topic", "e2e/n", "--message", "none"],
+      [
+        "pubsub",
+        "--url",
+        "ws://mosquitto:9001",
+        "--user",
+        "tester",
+        "--topic",
+        "e2e/n",
+        "--message",
+        "none",
+      ],
       outputs.mqttCredentials.value.tester,
     );
     assert.equal(client.status, 0, client.output);
@@ -144,7 +170,11 @@ describe("a flaky Cloudflare API", { timeout: 30 * 60_000, skip: deploySkipReaso
       first = r.summary.result;
     } catch (e) {
       first = "failed";
-      assert.match(String(e), /429|503|Too Many|Service Unavailable|rate/i, "a failure names the API's answer");
+      assert.match(
+        String(e),
+        /429|503|Too Many|Service Unavailable|rate/i,
+        "a failure names the API's answer",
+      );
     }
     const faulted = fake.requests.filter((r) => r.status === 429 || r.status === 503).length;
     assert.equal(faulted, 5, "every injected fault was served");
@@ -156,6 +186,9 @@ describe("a flaky Cloudflare API", { timeout: 30 * 60_000, skip: deploySkipReaso
     assert.equal(fake.state.configs.size, 1, "one tunnel config");
     await stack.destroy();
     assert.deepEqual(leftovers("e2efaults"), []);
-    assert.deepEqual([...fake.state.tunnels.values()].filter((t) => !t.deletedAt), []);
+    assert.deepEqual(
+      [...fake.state.tunnels.values()].filter((t) => !t.deletedAt),
+      [],
+    );
   });
 });

@@ -19,7 +19,6 @@ const fake = new FakeCloudflareApi({
 });
 let base = "";
 
- 
 type Body = {
   success: boolean;
   errors: { code: number; message: string; error_chain?: { code: number; message: string }[] }[];
@@ -27,7 +26,6 @@ type Body = {
   result: any;
   result_info?: any;
 };
- 
 
 async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
   const headers: Record<string, string> = { "content-type": "application/json" };

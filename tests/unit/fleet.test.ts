@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FAKE_ACCOUNT, T, resolve, runProgram, type Recorder } from "./harness";
 
-function fleet(n: number, over: { access?: boolean; zones?: string[]; hosts?: Record<string, unknown>[] } = {}) {
+function fleet(
+  n: number,
+  over: { access?: boolean; zones?: string[]; hosts?: Record<string, unknown>[] } = {},
+) {
   const hosts =
     over.hosts ??
     Array.from({ length: n }, (_, i) => ({
@@ -41,16 +44,27 @@ describe("fleet of Docker hosts", () => {
       assert.equal(per(T.tunnelConfig), n);
       assert.equal(per(T.dns), n);
       assert.equal(per(T.password), 1, "credentials are shared by the fleet");
-      const tokenCalls = rec.calls.filter((c) => c.token.endsWith("getZeroTrustTunnelCloudflaredToken"));
-      assert.equal(new Set(tokenCalls.map((c) => c.inputs.tunnelId)).size, n, "one token per tunnel");
-      assert.equal(rec.calls.filter((c) => c.token.endsWith("getZone")).length, 1, "one zone lookup");
+      const tokenCalls = rec.calls.filter((c) =>
+        c.token.endsWith("getZeroTrustTunnelCloudflaredToken"),
+      );
+      assert.equal(
+        new Set(tokenCalls.map((c) => c.inputs.tunnelId)).size,
+        n,
+        "one token per tunnel",
+      );
+      assert.equal(
+        rec.calls.filter((c) => c.token.endsWith("getZone")).length,
+        1,
+        "one zone lookup",
+      );
       // Every container of host i runs through host i's provider.
       for (let i = 1; i <= n; i++) {
         const provider = rec.byName(`edge-${i}-docker`);
         assert.equal(provider.inputs.host, `ssh://deploy@edge-${i}.internal`);
         const mine = rec.ofType(T.container).filter((c) => c.name.startsWith(`edge-${i}-`));
         assert.equal(mine.length, 3);
-        for (const c of mine) assert.ok(c.provider.startsWith(provider.urn), `${c.name} on ${provider.name}`);
+        for (const c of mine)
+          assert.ok(c.provider.startsWith(provider.urn), `${c.name} on ${provider.name}`);
       }
       const names = new Set(rec.ofType(T.tunnel).map((t) => t.inputs.name));
       assert.equal(names.size, n, "tunnel names are unique");
@@ -66,12 +80,21 @@ describe("fleet of Docker hosts", () => {
     const before = byUrn((await runProgram(fleet(3))).rec);
     const changed = fleet(3);
     (changed.hosts[1] as Record<string, unknown>).replicas = 3;
-    (changed.hosts[1] as Record<string, unknown>).hostname = ["mqtt-2.example.com", "mqtt-2b.example.com"];
+    (changed.hosts[1] as Record<string, unknown>).hostname = [
+      "mqtt-2.example.com",
+      "mqtt-2b.example.com",
+    ];
     const after = byUrn((await runProgram(changed)).rec);
-    const differing = [...new Set([...before.keys(), ...after.keys()])].filter((u) => before.get(u) !== after.get(u));
+    const differing = [...new Set([...before.keys(), ...after.keys()])].filter(
+      (u) => before.get(u) !== after.get(u),
+    );
     assert.ok(differing.length >= 3, differing.join("\n"));
     for (const urn of differing) {
-      assert.match(urn.split("::").pop()!, /^edge-2-/, `${urn} changed but belongs to another host`);
+      assert.match(
+        urn.split("::").pop()!,
+        /^edge-2-/,
+        `${urn} changed but belongs to another host`,
+      );
     }
   });
 
@@ -97,7 +120,8 @@ describe("fleet of Docker hosts", () => {
         ],
       }),
     );
-    const zoneOf = (name: string) => rec.ofType(T.dns).find((r) => r.inputs.name === name)!.inputs.zoneId;
+    const zoneOf = (name: string) =>
+      rec.ofType(T.dns).find((r) => r.inputs.name === name)!.inputs.zoneId;
     assert.equal(zoneOf("mqtt.eu.example.com"), "zone-eu.example.com");
     assert.equal(zoneOf("mqtt.example.com"), "zone-example.com");
     assert.equal(zoneOf("mqtt.example.org"), "zone-example.org");
@@ -109,7 +133,10 @@ describe("fleet of Docker hosts", () => {
     assert.equal(rec.ofType(T.accessApp).length, 3);
     assert.equal(rec.ofType(T.accessPolicy).length, 3);
     assert.equal(rec.ofType(T.accessToken).length, 3);
-    const domains = rec.ofType(T.accessApp).map((a) => a.inputs.domain).sort();
+    const domains = rec
+      .ofType(T.accessApp)
+      .map((a) => a.inputs.domain)
+      .sort();
     assert.deepEqual(domains, ["mqtt-1.example.com", "mqtt-2.example.com", "mqtt-3.example.com"]);
     const tokens = await resolve(outputs.accessTokens);
     assert.equal(tokens.secret, true);
@@ -121,8 +148,12 @@ describe("fleet of Docker hosts", () => {
     const pem = (kind: string) => `-----BEGIN ${kind}-----\nMIIB\n-----END ${kind}-----\n`;
     const cfg = {
       ...fleet(1),
-      hosts: [{ name: "edge-1", docker: "tcp://edge-1.internal:2376", hostname: "mqtt-1.example.com" }],
-      dockerTls: { "edge-1": { ca: pem("CERTIFICATE"), cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") } },
+      hosts: [
+        { name: "edge-1", docker: "tcp://edge-1.internal:2376", hostname: "mqtt-1.example.com" },
+      ],
+      dockerTls: {
+        "edge-1": { ca: pem("CERTIFICATE"), cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") },
+      },
     };
     const { rec } = await runProgram(cfg, { secretKeys: ["dockerTls"] });
     const provider = rec.byName("edge-1-docker");

@@ -43,11 +43,25 @@ describe("managed mode graph", () => {
     assert.equal(count(rec, T.accessApp), 0, "Access is opt-in");
 
     const host = rec.ofType(T.edgeHost)[0];
-    for (const type of [T.broker, T.tunnelComponent, T.connector, T.privateNetwork, T.dockerProvider]) {
-      assert.equal(parentOf(rec, rec.ofType(type)[0])?.urn, host.urn, `${type} is a child of the host`);
+    for (const type of [
+      T.broker,
+      T.tunnelComponent,
+      T.connector,
+      T.privateNetwork,
+      T.dockerProvider,
+    ]) {
+      assert.equal(
+        parentOf(rec, rec.ofType(type)[0])?.urn,
+        host.urn,
+        `${type} is a child of the host`,
+      );
     }
     for (const r of rec.ofType(T.container)) {
-      assert.match(r.provider, /pulumi:providers:docker::local-docker::/, `${r.name} uses the host's provider`);
+      assert.match(
+        r.provider,
+        /pulumi:providers:docker::local-docker::/,
+        `${r.name} uses the host's provider`,
+      );
     }
     const tunnelComponent = rec.ofType(T.tunnelComponent)[0];
     for (const type of [T.tunnel, T.tunnelConfig, T.dns, T.bytes]) {
@@ -80,7 +94,10 @@ describe("managed mode graph", () => {
   test("DNS records are proxied CNAMEs to <id>.cfargotunnel.com with ttl 1", async () => {
     const { rec } = await runProgram(
       managedConfig({
-        tunnel: { ...(managedConfig().tunnel as object), hostname: ["mqtt.example.com", "mqtt2.example.com"] },
+        tunnel: {
+          ...(managedConfig().tunnel as object),
+          hostname: ["mqtt.example.com", "mqtt2.example.com"],
+        },
       }),
     );
     const records = rec.ofType(T.dns);
@@ -92,20 +109,38 @@ describe("managed mode graph", () => {
       assert.equal(r.inputs.ttl, 1);
       assert.equal(r.inputs.zoneId, "zone-example.com");
     }
-    assert.deepEqual(records.map((r) => r.inputs.name).sort(), ["mqtt.example.com", "mqtt2.example.com"]);
-    assert.equal(rec.calls.filter((c) => c.token.endsWith("getZone")).length, 1, "one lookup per zone");
+    assert.deepEqual(records.map((r) => r.inputs.name).sort(), [
+      "mqtt.example.com",
+      "mqtt2.example.com",
+    ]);
+    assert.equal(
+      rec.calls.filter((c) => c.token.endsWith("getZone")).length,
+      1,
+      "one lookup per zone",
+    );
   });
 
   test("connectors wait for the tunnel config and get the token only as a secret env var", async () => {
     const { rec } = await runProgram(managedConfig());
     const config = rec.ofType(T.tunnelConfig)[0];
     const connector = rec.ofType(T.connector)[0];
-    assert.ok(connector.dependencies.includes(config.urn), "connector component depends on the tunnel config");
+    assert.ok(
+      connector.dependencies.includes(config.urn),
+      "connector component depends on the tunnel config",
+    );
     const containers = rec.ofType(T.container).filter((c) => c.name.startsWith("local-connector-"));
     assert.equal(containers.length, 2);
     for (const c of containers) {
-      assert.ok(c.dependencies.includes(config.urn) || parentOf(rec, c)?.dependencies.includes(config.urn));
-      assert.deepEqual(c.inputs.command, ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"]);
+      assert.ok(
+        c.dependencies.includes(config.urn) || parentOf(rec, c)?.dependencies.includes(config.urn),
+      );
+      assert.deepEqual(c.inputs.command, [
+        "tunnel",
+        "--no-autoupdate",
+        "--metrics",
+        "127.0.0.1:2000",
+        "run",
+      ]);
       assert.ok(!JSON.stringify(c.inputs.command).includes(TOKEN.slice(0, 10)));
       assert.ok(c.secretInputs.has("envs"), "envs carry the token as a secret");
       assert.equal(c.inputs.envs[0], `TUNNEL_TOKEN=${fakeToken("local-tunnel-tunnel-id")}`);
@@ -124,7 +159,9 @@ describe("managed mode graph", () => {
     assert.equal(app.inputs.domain, "mqtt.example.com");
     assert.deepEqual(app.inputs.policies, [{ id: "local-tunnel-access-policy-id", precedence: 1 }]);
     assert.equal(policy.inputs.decision, "non_identity");
-    assert.deepEqual(policy.inputs.includes, [{ serviceToken: { tokenId: "local-tunnel-access-token-id" } }]);
+    assert.deepEqual(policy.inputs.includes, [
+      { serviceToken: { tokenId: "local-tunnel-access-token-id" } },
+    ]);
     assert.ok(token.additionalSecretOutputs.includes("clientSecret"));
     const secret = await resolve(outputs.edgeHosts[0].tunnel!.accessClientSecret);
     assert.equal(secret.secret, true);
@@ -188,7 +225,9 @@ describe("hardening", () => {
     const internal = rec.byName("local-net-broker");
     assert.equal(internal.inputs.internal, true);
     assert.notEqual(rec.byName("local-net-egress").inputs.internal, true);
-    assert.deepEqual(broker.inputs.networksAdvanced, [{ name: "mqtt-edge-dev-local-broker", aliases: ["mosquitto"] }]);
+    assert.deepEqual(broker.inputs.networksAdvanced, [
+      { name: "mqtt-edge-dev-local-broker", aliases: ["mosquitto"] },
+    ]);
     assert.deepEqual(broker.inputs.ports ?? [], []);
     const connector = rec.byName("local-connector-1");
     assert.deepEqual(
@@ -209,7 +248,12 @@ describe("hardening", () => {
   test("rendered files are uploaded owned by mosquitto, the password file as a secret", async () => {
     const { rec } = await runProgram(managedConfig());
     const broker = rec.byName("local-broker-mosquitto");
-    const uploads = broker.inputs.uploads as { file: string; content: string; owner: string; permissions: string }[];
+    const uploads = broker.inputs.uploads as {
+      file: string;
+      content: string;
+      owner: string;
+      permissions: string;
+    }[];
     assert.deepEqual(uploads.map((u) => u.file).sort(), [
       "/mosquitto/config/acl",
       "/mosquitto/config/mosquitto.conf",
@@ -220,7 +264,10 @@ describe("hardening", () => {
     assert.ok(broker.secretInputs.has("uploads"));
     assert.ok(broker.additionalSecretOutputs.includes("uploads"));
     const passwd = uploads.find((u) => u.file.endsWith("passwd"))!.content;
-    assert.match(passwd, /^sensor:\$7\$101\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==\ndashboard:\$7\$/);
+    assert.match(
+      passwd,
+      /^sensor:\$7\$101\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==\ndashboard:\$7\$/,
+    );
     assert.ok(!passwd.includes("pw-mqtt-password"), "no plaintext password in the file");
   });
 
@@ -243,7 +290,10 @@ describe("secrets", () => {
     assert.deepEqual(Object.keys(creds.value).sort(), ["dashboard", "sensor"]);
     const token = await resolve(outputs.tunnelToken);
     assert.equal(token.secret, true);
-    assert.equal(JSON.parse(Buffer.from(token.value, "base64").toString()).t, "local-tunnel-tunnel-id");
+    assert.equal(
+      JSON.parse(Buffer.from(token.value, "base64").toString()).t,
+      "local-tunnel-tunnel-id",
+    );
     const host = outputs.edgeHosts[0];
     assert.equal((await resolve(host.token)).secret, true);
     assert.equal((await resolve(host.tunnel!.token)).secret, true);
@@ -251,12 +301,17 @@ describe("secrets", () => {
     assert.ok(rec.ofType(T.tunnel)[0].secretInputs.has("tunnelSecret"));
     assert.ok(rec.ofType(T.tunnel)[0].additionalSecretOutputs.includes("tunnelSecret"));
     // Nothing secret leaks into a plain input anywhere in the graph.
-    const secrets = [...Object.values(creds.value), token.value, Buffer.alloc(32, 1).toString("base64")];
+    const secrets = [
+      ...Object.values(creds.value),
+      token.value,
+      Buffer.alloc(32, 1).toString("base64"),
+    ];
     for (const r of rec.registrations) {
       for (const [k, v] of Object.entries(r.rawInputs)) {
         if (r.secretInputs.has(k)) continue;
         const text = JSON.stringify(v);
-        for (const s of secrets) assert.ok(!text.includes(s), `${r.name}.${k} holds a secret in plain text`);
+        for (const s of secrets)
+          assert.ok(!text.includes(s), `${r.name}.${k} holds a secret in plain text`);
       }
     }
   });

@@ -72,7 +72,10 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "random:index/randomPassword:RandomPassword":
       return { result: `pw-${name}-${"x".repeat(24)}` };
     case "random:index/randomBytes:RandomBytes":
-      return { base64: Buffer.alloc(inputs.length ?? 32, 1).toString("base64"), hex: "01".repeat(inputs.length ?? 32) };
+      return {
+        base64: Buffer.alloc(inputs.length ?? 32, 1).toString("base64"),
+        hex: "01".repeat(inputs.length ?? 32),
+      };
     case "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
       return { clientId: `${name}.access`, clientSecret: `secret-${name}` };
     case "docker:index/container:Container":
@@ -86,7 +89,10 @@ export class Recorder implements pulumi.runtime.Mocks {
   readonly registrations: Registration[] = [];
   readonly calls: Call[] = [];
 
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+  newResource(args: pulumi.runtime.MockResourceArgs): {
+    id: string | undefined;
+    state: Record<string, any>;
+  } {
     const inputs = unwrap(args.inputs);
     return {
       id: args.custom === false ? undefined : `${args.name}-id`,
@@ -113,7 +119,10 @@ export class Recorder implements pulumi.runtime.Mocks {
 
   byName(name: string): Registration {
     const r = this.registrations.find((x) => x.name === name);
-    if (!r) throw new Error(`no resource named ${name}; have ${this.registrations.map((x) => x.name).join(", ")}`);
+    if (!r)
+      throw new Error(
+        `no resource named ${name}; have ${this.registrations.map((x) => x.name).join(", ")}`,
+      );
     return r;
   }
 
@@ -130,7 +139,8 @@ export const T = {
   secret: "docker:index/secret:Secret",
   dockerProvider: "pulumi:providers:docker",
   tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+  tunnelConfig:
+    "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
   dns: "cloudflare:index/dnsRecord:DnsRecord",
   accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
   accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
@@ -223,7 +233,9 @@ async function settle(pending: () => number, rec: Recorder): Promise<void> {
 }
 
 /** Resolves an Output's value and whether it is secret (test-only; never used by the program). */
-export async function resolve<T>(o: pulumi.Output<T> | undefined): Promise<{ value: T; secret: boolean }> {
+export async function resolve<T>(
+  o: pulumi.Output<T> | undefined,
+): Promise<{ value: T; secret: boolean }> {
   if (!o) throw new Error("output is undefined");
   const value = await new Promise<T>((res) => o.apply((v) => res(v)));
   return { value, secret: await pulumi.isSecret(o) };

@@ -53,7 +53,9 @@ describe("mosquitto.conf", () => {
   });
 
   test("options follow the config", () => {
-    const lines = directives(conf({ allowAnonymous: true, persistence: false, websocketPort: 8080, passwordFile: false }));
+    const lines = directives(
+      conf({ allowAnonymous: true, persistence: false, websocketPort: 8080, passwordFile: false }),
+    );
     assert.ok(lines.includes("allow_anonymous true"));
     assert.ok(lines.includes("persistence false"));
     assert.ok(!lines.some((l) => l.startsWith("persistence_location")));
@@ -69,7 +71,13 @@ describe("ACL file", () => {
       patterns: [{ access: "readwrite", topic: "clients/%u/#" }],
       users: [
         { name: "sensor", acl: [{ access: "write", topic: "sensors/#" }] },
-        { name: "dashboard", acl: [{ access: "read", topic: "#" }, { access: "deny", topic: "secret/#" }] },
+        {
+          name: "dashboard",
+          acl: [
+            { access: "read", topic: "#" },
+            { access: "deny", topic: "secret/#" },
+          ],
+        },
         { name: "idle", acl: [] },
       ],
     });
@@ -105,12 +113,45 @@ describe("password file", () => {
   });
 
   test("stable for the same inputs (no perpetual diff), different per user, password and seed", () => {
-    const a = renderPasswordFile([{ name: "a", password: "p" }, { name: "b", password: "p" }], "seed");
-    assert.equal(a, renderPasswordFile([{ name: "a", password: "p" }, { name: "b", password: "p" }], "seed"));
+    const a = renderPasswordFile(
+      [
+        { name: "a", password: "p" },
+        { name: "b", password: "p" },
+      ],
+      "seed",
+    );
+    assert.equal(
+      a,
+      renderPasswordFile(
+        [
+          { name: "a", password: "p" },
+          { name: "b", password: "p" },
+        ],
+        "seed",
+      ),
+    );
     const [la, lb] = a.trim().split("\n");
     assert.notEqual(la.split("$")[3], lb.split("$")[3], "salts differ per user");
-    assert.notEqual(a, renderPasswordFile([{ name: "a", password: "q" }, { name: "b", password: "p" }], "seed"));
-    assert.notEqual(a, renderPasswordFile([{ name: "a", password: "p" }, { name: "b", password: "p" }], "other"));
+    assert.notEqual(
+      a,
+      renderPasswordFile(
+        [
+          { name: "a", password: "q" },
+          { name: "b", password: "p" },
+        ],
+        "seed",
+      ),
+    );
+    assert.notEqual(
+      a,
+      renderPasswordFile(
+        [
+          { name: "a", password: "p" },
+          { name: "b", password: "p" },
+        ],
+        "other",
+      ),
+    );
     assert.equal(deriveSalt("s", "u").length, 12);
   });
 
@@ -137,7 +178,9 @@ describe("ingress rules", () => {
         { service: "http_status:404" },
       ],
     );
-    assert.deepEqual(buildIngress({ mqttHostnames: [], brokerService: "x" }), [{ service: "http_status:404" }]);
+    assert.deepEqual(buildIngress({ mqttHostnames: [], brokerService: "x" }), [
+      { service: "http_status:404" },
+    ]);
   });
 });
 
@@ -146,13 +189,16 @@ describe("container commands", () => {
     const cmd = connectorCommand({ kind: "token", token: "TOKEN-VALUE" });
     assert.ok(!cmd.join(" ").includes("TOKEN-VALUE"));
     assert.equal(cmd.at(-1), "run");
-    assert.deepEqual(connectorCommand({ kind: "token", token: "t" }, ["127.0.0.1:7844"]).slice(4, 6), ["--edge", "127.0.0.1:7844"]);
-    assert.deepEqual(connectorCommand({ kind: "quick", service: "http://m:9001", quickService: "http://q" }).slice(-4), [
-      "--quick-service",
-      "http://q",
-      "--url",
-      "http://m:9001",
-    ]);
+    assert.deepEqual(
+      connectorCommand({ kind: "token", token: "t" }, ["127.0.0.1:7844"]).slice(4, 6),
+      ["--edge", "127.0.0.1:7844"],
+    );
+    assert.deepEqual(
+      connectorCommand({ kind: "quick", service: "http://m:9001", quickService: "http://q" }).slice(
+        -4,
+      ),
+      ["--quick-service", "http://q", "--url", "http://m:9001"],
+    );
   });
 
   test("the listening check matches /proc/net/tcp's hex port", () => {

@@ -10,19 +10,31 @@ const letsencrypt = {
 };
 
 function swarmConfig(swarm: Record<string, unknown>) {
-  return managedConfig({ swarm: { enabled: true, letsencrypt, httpHostnames: ["www.example.com"], ...swarm } });
+  return managedConfig({
+    swarm: { enabled: true, letsencrypt, httpHostnames: ["www.example.com"], ...swarm },
+  });
 }
 
 const service = (rec: Recorder, role: string): Registration => rec.byName(`local-frontend-${role}`);
 const labelsOf = (r: Registration): Record<string, string> =>
-  Object.fromEntries((r.inputs.labels ?? []).map((l: { label: string; value: string }) => [l.label, l.value]));
-const mountsOf = (r: Registration) => (r.inputs.taskSpec.containerSpec.mounts ?? []) as { source: string; target: string; type: string }[];
+  Object.fromEntries(
+    (r.inputs.labels ?? []).map((l: { label: string; value: string }) => [l.label, l.value]),
+  );
+const mountsOf = (r: Registration) =>
+  (r.inputs.taskSpec.containerSpec.mounts ?? []) as {
+    source: string;
+    target: string;
+    type: string;
+  }[];
 
 describe("swarm mode, Docker Flow (seed 002)", () => {
   test("the seed's services with their replicas, constraints, env, labels, volume and network", async () => {
     const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow", proxyReplicas: 2 }));
     assert.equal(rec.ofType(T.container).length, 0, "no plain containers in swarm mode");
-    const names = rec.ofType(T.service).map((s) => s.inputs.name).sort();
+    const names = rec
+      .ofType(T.service)
+      .map((s) => s.inputs.name)
+      .sort();
     assert.deepEqual(names, [
       "mqtt-edge-dev-local-cloudflared",
       "mqtt-edge-dev-local-letsencrypt-companion",
@@ -39,20 +51,41 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
 
     const listener = service(rec, "swarm-listener");
     const lenv = listener.inputs.taskSpec.containerSpec.env;
-    assert.equal(lenv.DF_NOTIFY_CREATE_SERVICE_URL, "http://proxy:8080/v1/docker-flow-proxy/reconfigure");
-    assert.equal(lenv.DF_NOTIFY_REMOVE_SERVICE_URL, "http://proxy:8080/v1/docker-flow-proxy/remove");
+    assert.equal(
+      lenv.DF_NOTIFY_CREATE_SERVICE_URL,
+      "http://proxy:8080/v1/docker-flow-proxy/reconfigure",
+    );
+    assert.equal(
+      lenv.DF_NOTIFY_REMOVE_SERVICE_URL,
+      "http://proxy:8080/v1/docker-flow-proxy/remove",
+    );
     assert.equal(lenv.DOCKER_HOST, "tcp://socket-proxy:2375");
     assert.deepEqual(listener.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
     assert.deepEqual(mountsOf(listener), [], "the listener never mounts the Docker socket");
-    assert.ok(listener.inputs.taskSpec.networksAdvanceds.some((n: { aliases: string[] }) => n.aliases.includes("swarm-listener")));
+    assert.ok(
+      listener.inputs.taskSpec.networksAdvanceds.some((n: { aliases: string[] }) =>
+        n.aliases.includes("swarm-listener"),
+      ),
+    );
 
     const proxy = service(rec, "proxy");
     assert.equal(proxy.inputs.mode.replicated.replicas, 2);
-    assert.deepEqual(proxy.inputs.taskSpec.containerSpec.env, { LISTENER_ADDRESS: "swarm-listener", MODE: "swarm" });
+    assert.deepEqual(proxy.inputs.taskSpec.containerSpec.env, {
+      LISTENER_ADDRESS: "swarm-listener",
+      MODE: "swarm",
+    });
     assert.deepEqual(proxy.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
-    const published = proxy.inputs.endpointSpec.ports.map((p: { publishedPort: number; targetPort: number }) => [p.publishedPort, p.targetPort]);
-    assert.deepEqual(published, [[80, 80], [443, 443]]);
-    assert.ok(!JSON.stringify(proxy.inputs.endpointSpec).includes("8080"), "the control port is not published");
+    const published = proxy.inputs.endpointSpec.ports.map(
+      (p: { publishedPort: number; targetPort: number }) => [p.publishedPort, p.targetPort],
+    );
+    assert.deepEqual(published, [
+      [80, 80],
+      [443, 443],
+    ]);
+    assert.ok(
+      !JSON.stringify(proxy.inputs.endpointSpec).includes("8080"),
+      "the control port is not published",
+    );
     assert.ok(proxy.inputs.taskSpec.networksAdvanceds[0].aliases.includes("proxy"));
 
     const le = service(rec, "letsencrypt-companion");
@@ -74,10 +107,19 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
       PROXY_ADDRESS: "proxy",
       CERTBOT_CRON_RENEW: "('0 3 * * *' '0 15 * * *')",
     });
-    assert.deepEqual(mountsOf(le), [{ type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/etc/letsencrypt" }]);
+    assert.deepEqual(mountsOf(le), [
+      { type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/etc/letsencrypt" },
+    ]);
 
     const sp = service(rec, "socket-proxy");
-    assert.deepEqual(mountsOf(sp), [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }]);
+    assert.deepEqual(mountsOf(sp), [
+      {
+        type: "bind",
+        source: "/var/run/docker.sock",
+        target: "/var/run/docker.sock",
+        readOnly: true,
+      },
+    ]);
     assert.equal(labelsOf(sp)["dev.mqtt-edge.role"], "socket-proxy");
     assert.equal(sp.inputs.taskSpec.containerSpec.env.POST, "0");
     assert.equal(sp.inputs.taskSpec.containerSpec.env.CONTAINERS, "0");
@@ -85,7 +127,10 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     assert.equal(socketNet.inputs.internal, true);
     for (const s of rec.ofType(T.service)) {
       if (s === sp) continue;
-      assert.ok(!mountsOf(s).some((m) => m.source?.includes("docker.sock")), `${s.name} mounts the socket`);
+      assert.ok(
+        !mountsOf(s).some((m) => m.source?.includes("docker.sock")),
+        `${s.name} mounts the socket`,
+      );
     }
   });
 
@@ -100,19 +145,30 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     assert.ok(tokenSecret.secretInputs.has("data"));
     assert.equal(spec.secrets[0].fileName, "/run/secrets/tunnel_token");
     assert.equal(spec.secrets[0].fileMode, 0o400);
-    const nets = connector.inputs.taskSpec.networksAdvanceds.map((n: { name: string }) => n.name).sort();
-    assert.deepEqual(nets, ["mqtt-edge-dev-local-broker", "mqtt-edge-dev-local-egress", "mqtt-edge-dev-local-main"]);
+    const nets = connector.inputs.taskSpec.networksAdvanceds
+      .map((n: { name: string }) => n.name)
+      .sort();
+    assert.deepEqual(nets, [
+      "mqtt-edge-dev-local-broker",
+      "mqtt-edge-dev-local-egress",
+      "mqtt-edge-dev-local-main",
+    ]);
     assert.equal(rec.byName("local-net-broker").inputs.driver, "overlay");
     assert.equal(rec.byName("local-net-broker").inputs.internal, true);
 
     const broker = rec.byName("local-broker-mosquitto");
     assert.equal(broker.type, T.service);
     const bspec = broker.inputs.taskSpec.containerSpec;
-    assert.deepEqual(bspec.configs.map((c: { fileName: string }) => c.fileName), ["/mosquitto/config/mosquitto.conf", "/mosquitto/config/acl"]);
+    assert.deepEqual(
+      bspec.configs.map((c: { fileName: string }) => c.fileName),
+      ["/mosquitto/config/mosquitto.conf", "/mosquitto/config/acl"],
+    );
     assert.equal(bspec.secrets[0].fileName, "/mosquitto/config/passwd");
     assert.ok(rec.byName("local-broker-passwd").secretInputs.has("data"));
     assert.deepEqual(broker.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
-    assert.deepEqual(mountsOf(broker), [{ type: "volume", source: "mqtt-edge-dev-local-mosquitto-data", target: "/mosquitto/data" }]);
+    assert.deepEqual(mountsOf(broker), [
+      { type: "volume", source: "mqtt-edge-dev-local-mosquitto-data", target: "/mosquitto/data" },
+    ]);
     assert.equal(broker.inputs.updateConfig.order, "stop-first");
   });
 
@@ -123,23 +179,39 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
       { hostname: "www.example.com", service: "http://proxy:80" },
       { service: "http_status:404" },
     ]);
-    assert.deepEqual(rec.ofType(T.dns).map((r) => r.inputs.name).sort(), ["mqtt.example.com", "www.example.com"]);
+    assert.deepEqual(
+      rec
+        .ofType(T.dns)
+        .map((r) => r.inputs.name)
+        .sort(),
+      ["mqtt.example.com", "www.example.com"],
+    );
   });
 
   test("dnsrr endpoints publish in host mode", async () => {
-    const { rec } = await runProgram(swarmConfig({ endpointMode: "dnsrr", ports: { http: 18080, https: 18443 } }));
+    const { rec } = await runProgram(
+      swarmConfig({ endpointMode: "dnsrr", ports: { http: 18080, https: 18443 } }),
+    );
     const proxy = service(rec, "proxy");
     assert.equal(proxy.inputs.endpointSpec.mode, "dnsrr");
     for (const p of proxy.inputs.endpointSpec.ports) assert.equal(p.publishMode, "host");
-    assert.deepEqual(proxy.inputs.endpointSpec.ports.map((p: { publishedPort: number }) => p.publishedPort), [18080, 18443]);
+    assert.deepEqual(
+      proxy.inputs.endpointSpec.ports.map((p: { publishedPort: number }) => p.publishedPort),
+      [18080, 18443],
+    );
   });
 });
 
 describe("swarm mode, Traefik", () => {
   test("Traefik reads services through the socket proxy and gets certificates itself", async () => {
     const { rec } = await runProgram(swarmConfig({ proxy: "traefik" }));
-    const roles = rec.ofType(T.service).map((s) => s.inputs.name).sort();
-    assert.ok(!roles.some((r) => r.includes("swarm-listener") || r.includes("letsencrypt-companion")));
+    const roles = rec
+      .ofType(T.service)
+      .map((s) => s.inputs.name)
+      .sort();
+    assert.ok(
+      !roles.some((r) => r.includes("swarm-listener") || r.includes("letsencrypt-companion")),
+    );
     const traefik = service(rec, "proxy");
     const args: string[] = traefik.inputs.taskSpec.containerSpec.args;
     for (const a of [
@@ -151,7 +223,9 @@ describe("swarm mode, Traefik", () => {
       assert.ok(args.includes(a), `missing ${a}`);
     }
     assert.equal(traefik.inputs.mode.replicated.replicas, 1, "one ACME writer");
-    assert.deepEqual(mountsOf(traefik), [{ type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/letsencrypt" }]);
+    assert.deepEqual(mountsOf(traefik), [
+      { type: "volume", source: "mqtt-edge-dev-local-letsencrypt", target: "/letsencrypt" },
+    ]);
   });
 });
 
@@ -159,6 +233,9 @@ describe("swarm validation", () => {
   test("publishing broker ports is refused in swarm mode", async () => {
     const cfg = swarmConfig({});
     (cfg.broker as Record<string, unknown>).tcp = { publish: "127.0.0.1:1883" };
-    await assert.rejects(runProgram(cfg), /mqtt-edge:broker.tcp.publish: not available in swarm mode/);
+    await assert.rejects(
+      runProgram(cfg),
+      /mqtt-edge:broker.tcp.publish: not available in swarm mode/,
+    );
   });
 });
