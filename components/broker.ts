@@ -148,8 +148,10 @@ export class MqttBroker extends pulumi.ComponentResource {
     hasUsers: boolean,
     dataVolume: docker.Volume | undefined,
   ): pulumi.Output<string> {
-    // Uploads cannot write into a read-only root filesystem, but they can write into a volume:
-    // the rendered files go into a config volume, owned by mosquitto and unreadable by others.
+    // The Docker provider extracts uploads at `/`, which the engine refuses for a container with a
+    // read-only root filesystem (even when the files land in a volume). So the rendered files are
+    // uploaded into a config volume through a writer container that is created but never started
+    // (no process, no network), and the broker mounts that volume read-only.
     const configVolume = new docker.Volume(
       `${name}-config`,
       { name: `${args.physicalName}-mosquitto-config`, labels },
@@ -182,6 +184,26 @@ export class MqttBroker extends pulumi.ComponentResource {
       });
     }
 
+    const writer = new docker.Container(
+      `${name}-config-writer`,
+      {
+        name: `${args.physicalName}-mosquitto-config-writer`,
+        image: args.image,
+        start: false,
+        mustRun: false,
+        networkMode: "none",
+        mounts: [{ target: "/mosquitto/config", type: "volume", source: configVolume.name }],
+        uploads,
+        labels,
+      },
+      { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["uploads"] },
+    );
+    // Mosquitto reads its files at start: a new file set must start a new broker. The label is a
+    // hash of the files (the password file holds only salted hashes), so a change replaces it.
+    const filesHash = pulumi
+      .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
+      .apply((files) => contentHash(files.join("\0")));
+
     const ports: docker.types.input.ContainerPort[] = [];
     if (args.tcpPublish) {
       ports.push({
@@ -201,7 +223,7 @@ export class MqttBroker extends pulumi.ComponentResource {
     }
 
     const mounts: docker.types.input.ContainerMount[] = [
-      { target: "/mosquitto/config", type: "volume", source: configVolume.name },
+      { target: "/mosquitto/config", type: "volume", source: configVolume.name, readOnly: true },
     ];
     if (dataVolume)
       mounts.push({ target: "/mosquitto/data", type: "volume", source: dataVolume.name });
@@ -222,17 +244,21 @@ export class MqttBroker extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.network, aliases: [alias] }],
         ports,
         mounts,
-        uploads,
         healthcheck: healthcheck(args.websocketPort),
         wait: true,
         waitTimeout: 60,
-        labels,
+        // Stop with SIGTERM and time to write the persistence file; the provider's default of 0
+        // kills mosquitto and loses what changed since the last autosave.
+        destroyGraceSeconds: 10,
+        labels: pulumi
+          .output(filesHash)
+          .apply((hash) => [...labels, { label: "dev.mqtt-edge.config-hash", value: hash }]),
       },
       {
         parent: this,
         // Fixed name and, with persistence, one data directory: the old broker must be gone first.
         deleteBeforeReplace: true,
-        additionalSecretOutputs: ["uploads"],
+        dependsOn: [writer],
       },
     );
     return container.name;

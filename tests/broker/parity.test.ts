@@ -1,6 +1,6 @@
 /**
  * The harness renders the broker's files itself (with temporary paths and free ports). This pins
- * that to what the program really uploads: run the program under mocks, take the broker
+ * that to what the program really uploads: run the program under mocks, take the broker's config writer
  * container's uploads, and compare them with the harness's rendering at the production paths
  * and ports. If broker.ts passes the renderers something new, this fails until the harness does.
  */
@@ -38,7 +38,7 @@ describe("the harness renders what MqttBroker uploads", () => {
   for (const [what, broker] of CONFIGS) {
     test(what, async () => {
       const { rec, outputs } = await runProgram({ ...managedConfig(), broker });
-      const container = rec.byName("local-broker-mosquitto");
+      const container = rec.byName("local-broker-config-writer");
       const uploads = Object.fromEntries(
         (container.inputs.uploads as { file: string; content: string }[]).map((u) => [
           u.file,
@@ -46,7 +46,7 @@ describe("the harness renders what MqttBroker uploads", () => {
         ]),
       );
       const passwords = (await resolve(outputs.mqttCredentials)).value as Record<string, string>;
-      const physicalName = String(container.inputs.name).replace(/-mosquitto$/, "");
+      const physicalName = String(container.inputs.name).replace(/-mosquitto-config-writer$/, "");
       const files = renderBrokerFiles(parseBroker(broker), passwords, { seed: physicalName });
       assert.equal(uploads["/mosquitto/config/mosquitto.conf"], files.conf);
       assert.equal(uploads["/mosquitto/config/acl"], files.acl);

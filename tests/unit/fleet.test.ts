@@ -39,7 +39,7 @@ describe("fleet of Docker hosts", () => {
       assert.equal(per(T.edgeHost), n);
       assert.equal(per(T.dockerProvider), n);
       assert.equal(per(T.network), 2 * n);
-      assert.equal(per(T.container), 3 * n);
+      assert.equal(per(T.container), 4 * n);
       assert.equal(per(T.tunnel), n);
       assert.equal(per(T.tunnelConfig), n);
       assert.equal(per(T.dns), n);
@@ -62,7 +62,7 @@ describe("fleet of Docker hosts", () => {
         const provider = rec.byName(`edge-${i}-docker`);
         assert.equal(provider.inputs.host, `ssh://deploy@edge-${i}.internal`);
         const mine = rec.ofType(T.container).filter((c) => c.name.startsWith(`edge-${i}-`));
-        assert.equal(mine.length, 3);
+        assert.equal(mine.length, 4);
         for (const c of mine)
           assert.ok(c.provider.startsWith(provider.urn), `${c.name} on ${provider.name}`);
       }

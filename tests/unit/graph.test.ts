@@ -34,7 +34,7 @@ describe("managed mode graph", () => {
     assert.equal(count(rec, T.dockerProvider), 1);
     assert.equal(count(rec, T.network), 2);
     assert.equal(count(rec, T.volume), 2, "config and data volumes");
-    assert.equal(count(rec, T.container), 3, "one broker, two connectors");
+    assert.equal(count(rec, T.container), 4, "one broker, its config writer, two connectors");
     assert.equal(count(rec, T.tunnel), 1);
     assert.equal(count(rec, T.tunnelConfig), 1);
     assert.equal(count(rec, T.dns), 1);
@@ -182,7 +182,10 @@ describe("other modes", () => {
   test("none mode deploys the broker alone", async () => {
     const { rec } = await runProgram(none);
     assert.equal(count(rec, T.connector), 0);
-    assert.equal(count(rec, T.container), 1);
+    assert.deepEqual(
+      rec.ofType(T.container).map((c) => c.name),
+      ["local-broker-config-writer", "local-broker-mosquitto"],
+    );
     assert.equal(rec.registrations.filter((r) => r.type.startsWith("cloudflare:")).length, 0);
   });
 
@@ -204,7 +207,9 @@ describe("other modes", () => {
 describe("hardening", () => {
   test("every container is locked down", async () => {
     const { rec } = await runProgram(managedConfig());
-    for (const c of rec.ofType(T.container)) {
+    const running = rec.ofType(T.container).filter((c) => c.inputs.start !== false);
+    assert.equal(running.length, 3);
+    for (const c of running) {
       assert.equal(c.inputs.readOnly, true, `${c.name} readOnly`);
       assert.deepEqual(c.inputs.capabilities, { drops: ["ALL"] }, `${c.name} capabilities`);
       assert.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"]);
@@ -245,9 +250,46 @@ describe("hardening", () => {
     ]);
   });
 
+  test("the config writer is never started and has no network", async () => {
+    const { rec } = await runProgram(managedConfig());
+    const writer = rec.byName("local-broker-config-writer");
+    assert.equal(writer.inputs.start, false);
+    assert.equal(writer.inputs.mustRun, false);
+    assert.equal(writer.inputs.networkMode, "none");
+    assert.equal(writer.inputs.command, undefined);
+    assert.deepEqual(writer.inputs.mounts, [
+      { target: "/mosquitto/config", type: "volume", source: "mqtt-edge-dev-local-mosquitto-config" },
+    ]);
+    const broker = rec.byName("local-broker-mosquitto");
+    assert.ok(broker.dependencies.includes(writer.urn), "the broker starts after the files are in");
+    assert.equal(broker.inputs.uploads, undefined, "nothing is uploaded into the read-only broker");
+    assert.deepEqual(broker.inputs.mounts[0], {
+      target: "/mosquitto/config",
+      type: "volume",
+      source: "mqtt-edge-dev-local-mosquitto-config",
+      readOnly: true,
+    });
+    assert.equal(broker.inputs.destroyGraceSeconds, 10, "time to save retained messages");
+  });
+
+  test("a change to the rendered files changes the broker's config-hash label", async () => {
+    const hash = async (config: Record<string, unknown>) => {
+      const { rec } = await runProgram(config);
+      const labels = rec.byName("local-broker-mosquitto").inputs.labels as { label: string; value: string }[];
+      return labels.find((l) => l.label === "dev.mqtt-edge.config-hash")?.value;
+    };
+    const base = managedConfig();
+    const a = await hash(base);
+    assert.match(a ?? "", /^[0-9a-f]{12}$/);
+    assert.equal(await hash(managedConfig()), a, "stable for the same files");
+    const changed = managedConfig();
+    (changed.broker as { users: { acl: unknown[] }[] }).users[0].acl = [];
+    assert.notEqual(await hash(changed), a);
+  });
+
   test("rendered files are uploaded owned by mosquitto, the password file as a secret", async () => {
     const { rec } = await runProgram(managedConfig());
-    const broker = rec.byName("local-broker-mosquitto");
+    const broker = rec.byName("local-broker-config-writer");
     const uploads = broker.inputs.uploads as {
       file: string;
       content: string;
