@@ -199,6 +199,9 @@ function parsePublish(value: string): PortPublish | undefined {
 
 const CRON_FIELD = /^[0-9*,/-]+$/;
 
+/** Longest `<project>-<stack>-<host>` whose swarm object names stay within Docker's 64. */
+export const SWARM_PREFIX_MAX = 64 - "-mosquitto-passwd-".length - 12;
+
 // ---------------------------------------------------------------------------------------------
 // Schemas. Structured keys are objects; unknown keys are refused so a typo does not silently
 // fall back to a default.
@@ -772,6 +775,17 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   }
 
   if (swarmIn?.enabled) {
+    // Docker refuses secret and config names over 64 characters; the longest the program makes
+    // is the password secret, <project>-<stack>-<host>-mosquitto-passwd-<12 hex>.
+    for (const h of hosts) {
+      const prefix = `${raw.project}-${raw.stack}-${h.name}`;
+      if (prefix.length > SWARM_PREFIX_MAX) {
+        problems.push({
+          path: `${PROJECT}:swarm`,
+          message: `stack "${raw.stack}" with host "${h.name}" makes swarm object names too long: "${prefix}" is ${prefix.length} characters, at most ${SWARM_PREFIX_MAX} fit Docker's 64-character limit (shorten the stack or host name)`,
+        });
+      }
+    }
     if (hosts.length > 1) {
       problems.push({
         path: `${PROJECT}:swarm`,

@@ -190,7 +190,8 @@ export class TunnelConnector extends pulumi.ComponentResource {
         endpointSpec: { mode: swarm.endpointMode },
         // Start the new connector before stopping an old one: the tunnel never drops to zero.
         updateConfig: { order: "start-first", parallelism: 1 },
-        convergeConfig: { delay: "2s", timeout: "3m" },
+        // No convergeConfig: a task is healthy once connected to Cloudflare's edge, and a deploy
+        // must not fail (and the provider delete the service) because the edge is unreachable.
       },
       { parent: this },
     );

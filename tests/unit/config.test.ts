@@ -499,6 +499,13 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
     /at most one host/,
   ],
   [
+    "swarm names over Docker's limit",
+    { ...base, hosts: [{ name: "edge-with-a-long-name", hostname: "a.example.com" }], swarm: { enabled: true } },
+    [],
+    "mqtt-edge:swarm",
+    /too long: "mqtt-edge-test-edge-with-a-long-name" is 36 characters, at most 34/,
+  ],
+  [
     "dockerTls not secret",
     {
       ...base,
