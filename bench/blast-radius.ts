@@ -93,7 +93,7 @@ const CHANGES: [string, Record<string, unknown>, string][] = [
   [
     "add an MQTT user",
     { ...base, broker: { users: [...broker.users, { name: "new", acl: [] }] } },
-    "the broker (new password file) and the new password",
+    "the broker and its config writer (new password file), the new password",
   ],
   [
     "change an ACL",
@@ -106,7 +106,7 @@ const CHANGES: [string, Record<string, unknown>, string][] = [
         ],
       },
     },
-    "the broker (new ACL file)",
+    "the broker and its config writer (new ACL file)",
   ],
   [
     "rotate the tunnel secret",
