@@ -53,12 +53,29 @@ const flipNodelay = (files: RenderedFiles) => {
   return { ...files, conf: files.conf.replace(/^set_tcp_nodelay true$/m, "set_tcp_nodelay false") };
 };
 
-const VARIANTS: Variant[] = [
+/** Drops one directive of the rendered config, to see what it costs. */
+const without = (directive: RegExp) => (files: RenderedFiles) => {
+  if (!directive.test(files.conf)) throw new Error(`rendered config has no ${directive}`);
+  return { ...files, conf: files.conf.replace(directive, "") };
+};
+
+const ALL_VARIANTS: Variant[] = [
   { name: "rendered (as deployed)", anonymous: false },
   { name: "rendered, set_tcp_nodelay false", anonymous: false, edit: flipNodelay },
+  { name: "rendered, no acl_file", anonymous: false, edit: without(/^acl_file .*$/m) },
+  {
+    name: "rendered, persistence false",
+    anonymous: false,
+    edit: (f) => ({ ...f, conf: f.conf.replace(/^persistence true$/m, "persistence false") }),
+  },
   { name: "stock", anonymous: true, edit: stock([]) },
   { name: "stock + set_tcp_nodelay true", anonymous: true, edit: stock(["set_tcp_nodelay true"]) },
 ];
+// VARIANTS="rendered (as deployed)|stock" picks some; the default compares the rendered
+// variants against stock within the time budget.
+const VARIANTS = process.env.VARIANTS
+  ? ALL_VARIANTS.filter((v) => process.env.VARIANTS!.split("|").includes(v.name))
+  : ALL_VARIANTS.filter((v) => v.name !== "stock + set_tcp_nodelay true");
 
 /** The broker config the rendered variants deploy: auth, an ACL, a pattern, persistence. */
 const RENDERED = {
@@ -247,13 +264,17 @@ async function main(): Promise<void> {
       ].join(" "),
     );
   }
-  const by = (name: string) => summary.find((s) => s.name === name)!;
-  const ratio = (a: string, b: string) =>
-    `${a} / ${b}: throughput x${(by(a).msgsPerSec / by(b).msgsPerSec).toFixed(2)}, ` +
-    `p50 x${(by(a).p50 / by(b).p50).toFixed(2)}, p99 x${(by(a).p99 / by(b).p99).toFixed(2)}`;
-  console.log(ratio("rendered (as deployed)", "stock"));
-  console.log(ratio("rendered (as deployed)", "rendered, set_tcp_nodelay false"));
-  console.log(ratio("stock + set_tcp_nodelay true", "stock"));
+  const by = (name: string) => summary.find((s) => s.name === name);
+  const ratio = (a: string, b: string) => {
+    const x = by(a);
+    const y = by(b);
+    if (!x || !y || !Number.isFinite(x.msgsPerSec) || !Number.isFinite(y.msgsPerSec)) return;
+    console.log(
+      `${a} / ${b}: throughput x${(x.msgsPerSec / y.msgsPerSec).toFixed(2)}, ` +
+        `p50 x${(x.p50 / y.p50).toFixed(2)}, p99 x${(x.p99 / y.p99).toFixed(2)}`,
+    );
+  };
+  for (const v of VARIANTS) if (v.name !== "stock") ratio(v.name, "stock");
   console.log(
     "note: stalls are ~100 ms round trips (per run): mosquitto 2.0's loop waits up to 100 ms in epoll_wait " +
       "before servicing libwebsockets; with ~20 or more of them in a run p99 jumps to ~100 ms, in any config.",
