@@ -36,6 +36,7 @@
  *
  * Any input key this module does not know fails loudly: a declared field is never silently dropped.
  */
+import { durationNs } from "./realize";
 import { execFileSync } from "node:child_process";
 import { request } from "node:http";
 import type { Registration } from "../unit/harness";
@@ -133,29 +134,6 @@ export async function engineApi<T = any>(method: string, path: string, body?: un
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Go's time.ParseDuration for the units the program uses; nanoseconds. */
-export function parseDuration(d: string): number {
-  const units: Record<string, number> = {
-    ns: 1,
-    us: 1e3,
-    µs: 1e3,
-    ms: 1e6,
-    s: 1e9,
-    m: 60e9,
-    h: 3600e9,
-  };
-  if (d === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(d); m; m = re.exec(d)) {
-    total += Number(m[1]) * units[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched !== d.length || d.length === 0)
-    throw new Error(`invalid duration ${JSON.stringify(d)}`);
-  return Math.round(total);
-}
 
 // ---- inputs -> engine objects ------------------------------------------------------------------
 
@@ -315,9 +293,9 @@ export function serviceSpec(inputs: Obj, opts: SpecOptions): Obj {
     known("healthcheck", h, ["tests", "interval", "timeout", "startPeriod", "retries"]);
     containerSpec.Healthcheck = {
       Test: h.tests,
-      Interval: parseDuration(h.interval ?? "0s"),
-      Timeout: parseDuration(h.timeout ?? "0s"),
-      StartPeriod: parseDuration(h.startPeriod ?? "0s"),
+      Interval: durationNs(h.interval ?? "0s"),
+      Timeout: durationNs(h.timeout ?? "0s"),
+      StartPeriod: durationNs(h.startPeriod ?? "0s"),
       Retries: h.retries ?? 0,
     };
   }
@@ -346,9 +324,9 @@ export function serviceSpec(inputs: Obj, opts: SpecOptions): Obj {
     known("restartPolicy", r, ["condition", "delay", "maxAttempts", "window"]);
     taskTemplate.RestartPolicy = {
       Condition: r.condition,
-      Delay: r.delay === undefined ? undefined : parseDuration(r.delay),
+      Delay: r.delay === undefined ? undefined : durationNs(r.delay),
       MaxAttempts: r.maxAttempts,
-      Window: r.window === undefined ? undefined : parseDuration(r.window),
+      Window: r.window === undefined ? undefined : durationNs(r.window),
     };
   }
   if (ts.logDriver) {
@@ -377,9 +355,9 @@ export function serviceSpec(inputs: Obj, opts: SpecOptions): Obj {
     ]);
     return {
       Parallelism: u.parallelism ?? 1,
-      Delay: parseDuration(u.delay ?? "0s"),
+      Delay: durationNs(u.delay ?? "0s"),
       FailureAction: u.failureAction ?? "pause",
-      Monitor: parseDuration(u.monitor ?? "5s"),
+      Monitor: durationNs(u.monitor ?? "5s"),
       MaxFailureRatio: Number(u.maxFailureRatio ?? "0.0"),
       Order: u.order ?? "stop-first",
     };
@@ -462,8 +440,8 @@ export async function waitConverged(
   timeout: string,
 ): Promise<Convergence> {
   const t0 = Date.now();
-  const deadline = t0 + parseDuration(timeout) / 1e6;
-  await sleep(parseDuration(delay) / 1e6);
+  const deadline = t0 + durationNs(timeout) / 1e6;
+  await sleep(durationNs(delay) / 1e6);
   let last: Convergence | undefined;
   for (;;) {
     const service = await engineApi("GET", `/services/${serviceId}`);
