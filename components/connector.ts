@@ -1,7 +1,14 @@
 import * as docker from "@pulumi/docker";
 import type { SwarmPlacement } from "./broker";
 import * as pulumi from "@pulumi/pulumi";
-import { LOG_OPTS, RESTART, SECURITY_OPTS, contentHash, labelList } from "./hardening";
+import {
+  LOG_OPTS,
+  RESTART,
+  SECURITY_OPTS,
+  SERVICE_TASK_DEFAULTS,
+  contentHash,
+  labelList,
+} from "./hardening";
 
 /** uid/gid `nonroot` of the distroless cloudflared image. */
 export const CLOUDFLARED_UID = 65532;
@@ -47,6 +54,13 @@ const HEALTHCHECK = {
 
 /** Where the swarm connector finds its token (a Docker secret; `--token-file`, cloudflared 2025.4+). */
 export const TOKEN_FILE = "/run/secrets/tunnel_token";
+
+/** Egress to reach Cloudflare, the broker network to reach the origin, then any extra ones. */
+function connectorNetworks(args: TunnelConnectorArgs): { name: pulumi.Input<string> }[] {
+  return [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map((name) => ({
+    name,
+  }));
+}
 
 /** The cloudflared arguments after the image's `cloudflared --no-autoupdate` entrypoint. */
 export function connectorCommand(
@@ -114,11 +128,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
           restart: RESTART,
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
-          networksAdvanced: [
-            args.egressNetwork,
-            args.brokerNetwork,
-            ...(args.extraNetworks ?? []),
-          ].map((n) => ({ name: n })),
+          networksAdvanced: connectorNetworks(args),
           healthcheck: HEALTHCHECK,
           // Healthy means connected to Cloudflare's edge: don't block a deploy on the internet.
           wait: false,
@@ -176,15 +186,10 @@ export class TunnelConnector extends pulumi.ComponentResource {
             healthcheck: HEALTHCHECK,
             labels,
           },
-          networksAdvanceds: [
-            args.egressNetwork,
-            args.brokerNetwork,
-            ...(args.extraNetworks ?? []),
-          ].map((n) => ({ name: n })),
+          networksAdvanceds: connectorNetworks(args),
           placement: { constraints: swarm.constraints },
           resources: { limits: { memoryBytes: (args.memoryMb ?? 128) * 1024 * 1024 } },
-          restartPolicy: { condition: "any", delay: "5s" },
-          logDriver: { name: "json-file", options: { ...LOG_OPTS } },
+          ...SERVICE_TASK_DEFAULTS,
         },
         mode: { replicated: { replicas } },
         endpointSpec: { mode: swarm.endpointMode },

@@ -4,6 +4,11 @@ import { createHash } from "node:crypto";
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 export const SECURITY_OPTS = ["no-new-privileges:true"];
 export const RESTART = "unless-stopped";
+/** The same for swarm tasks: restart on any exit, rotated json-file logs. */
+export const SERVICE_TASK_DEFAULTS = {
+  restartPolicy: { condition: "any", delay: "5s" },
+  logDriver: { name: "json-file", options: { ...LOG_OPTS } },
+};
 
 /** Docker labels that tie an object to its stack and host, for `docker ps --filter`. */
 export function stackLabels(project: string, stack: string, host: string): Record<string, string> {

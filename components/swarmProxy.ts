@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { LetsEncryptConfig } from "../config";
-import { LOG_OPTS, labelList } from "./hardening";
+import { SERVICE_TASK_DEFAULTS, labelList } from "./hardening";
 
 export interface SwarmProxyImages {
   swarmListener: string;
@@ -145,8 +145,7 @@ export class SwarmProxy extends pulumi.ComponentResource {
             },
             networksAdvanceds: spec.networks,
             placement: { constraints: spec.constraints },
-            restartPolicy: { condition: "any", delay: "5s" },
-            logDriver: { name: "json-file", options: { ...LOG_OPTS } },
+            ...SERVICE_TASK_DEFAULTS,
           },
           mode: { replicated: { replicas: spec.replicas } },
           endpointSpec: {
