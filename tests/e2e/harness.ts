@@ -103,6 +103,12 @@ export function leftovers(stack: string): string[] {
   ];
 }
 
+/** The tunnel token a connector container runs with (its TUNNEL_TOKEN), or undefined. */
+export function connectorToken(container: string): string | undefined {
+  const env: string[] = dockerJson("inspect", container)[0].Config.Env;
+  return env.find((e) => e.startsWith("TUNNEL_TOKEN="))?.slice("TUNNEL_TOKEN=".length);
+}
+
 export interface ClientResult {
   status: number;
   output: string;

@@ -17,6 +17,7 @@ import {
   E2EStack,
   IMAGES,
   assertNoSecrets,
+  connectorToken,
   deploySkipReason,
   docker,
   dockerJson,
@@ -123,8 +124,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("the token inside each connector is the fake tunnel's account, id and secret", () => {
     const tunnel = [...fake.state.tunnels.values()].find((t) => !t.deletedAt)!;
     for (const i of [1, 2]) {
-      const env: string[] = dockerJson("inspect", `${PREFIX}-cloudflared-${i}`)[0].Config.Env;
-      const token = env.find((e) => e.startsWith("TUNNEL_TOKEN="))?.slice("TUNNEL_TOKEN=".length);
+      const token = connectorToken(`${PREFIX}-cloudflared-${i}`);
       assert.ok(token, "TUNNEL_TOKEN set");
       const decoded = JSON.parse(Buffer.from(token, "base64").toString("utf8"));
       assert.deepEqual(decoded, { a: ACCOUNT, t: tunnel.id, s: tunnel.tunnelSecret });
@@ -208,8 +208,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
 
   test("state and everything printed hold no secret in plain text", async () => {
     const tunnel = [...fake.state.tunnels.values()].find((t) => !t.deletedAt)!;
-    const env: string[] = dockerJson("inspect", `${PREFIX}-cloudflared-1`)[0].Config.Env;
-    const token = env.find((e) => e.startsWith("TUNNEL_TOKEN="))!.slice("TUNNEL_TOKEN=".length);
+    const token = connectorToken(`${PREFIX}-cloudflared-1`)!;
     const secrets = [token, tunnel.tunnelSecret, ...Object.values(passwords)];
     const exported = await stack.exportState();
     assert.ok(exported.includes(tunnel.id), "the export is the real state");
@@ -302,8 +301,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
     assert.equal(live.length, 1, "the old tunnel is deleted");
     assert.notEqual(live[0].id, before.id);
     assert.notEqual(live[0].tunnelSecret, before.tunnelSecret);
-    const env: string[] = dockerJson("inspect", `${PREFIX}-cloudflared-2`)[0].Config.Env;
-    const token = env.find((e) => e.startsWith("TUNNEL_TOKEN="))!.slice("TUNNEL_TOKEN=".length);
+    const token = connectorToken(`${PREFIX}-cloudflared-2`)!;
     assert.equal(JSON.parse(Buffer.from(token, "base64").toString()).t, live[0].id);
     const record = [...fake.state.dnsRecords.values()][0];
     assert.equal(record.content, `${live[0].id}.cfargotunnel.com`);

@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
+import { connectorToken, mqttClient } from "../e2e/harness";
 import { resolve, runProgram, type Recorder } from "../unit/harness";
 import { destroy, inspect, realize } from "./realize";
-import { brokerSection, requireEngine, uniqueStack, withUuidTunnelIds, IMAGES } from "./support";
+import { brokerSection, requireEngine, uniqueStack, withUuidTunnelIds } from "./support";
 import { FAKE_ACCOUNT } from "../unit/harness";
 
 const RUN = process.env.MQTT_EDGE_RUN ?? "/tmp/mqtt-edge";
@@ -57,25 +58,14 @@ function fleetConfig(cloudflaredImage: string, hosts: ("a" | "b")[]) {
   };
 }
 
-const tokenOf = (container: string): { t: string; s: string } => {
-  const env: string[] = inspect(container).Config.Env;
-  const token = env.find((e) => e.startsWith("TUNNEL_TOKEN="))!.slice("TUNNEL_TOKEN=".length);
-  return JSON.parse(Buffer.from(token, "base64").toString("utf8"));
-};
+const tokenOf = (container: string): { t: string; s: string } =>
+  JSON.parse(Buffer.from(connectorToken(container)!, "base64").toString("utf8"));
 
-function client(network: string, password: string): number {
-  const r = spawnSync(
-    "docker",
+/** Publishes and receives over the broker's WebSocket listener from its private network. */
+const client = (network: string, password: string): number =>
+  mqttClient(
+    network,
     [
-      "run",
-      "--rm",
-      "--network",
-      network,
-      "-e",
-      "MQTT_PASSWORD",
-      IMAGES.client,
-      "node",
-      "/app/client.js",
       "pubsub",
       "--url",
       "ws://mosquitto:9001",
@@ -86,10 +76,8 @@ function client(network: string, password: string): number {
       "--message",
       "hi",
     ],
-    { encoding: "utf8", env: { ...process.env, MQTT_PASSWORD: password }, timeout: 60_000 },
-  );
-  return r.status ?? -1;
-}
+    password,
+  ).status;
 
 describe("a fleet of two hosts on two real engines", { timeout: 15 * 60_000 }, () => {
   const stack = uniqueStack("fleet");
