@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { FakeCloudflareApi } from "../fakes/cloudflare-api";
 
@@ -233,10 +233,15 @@ export class E2EStack {
     }
   }
 
-  async preview() {
+  async preview(onEvent?: (event: EngineEvent) => void) {
     const c = this.capture("preview");
     try {
-      const r = await this.stack.preview({ onOutput: c.onOutput, color: "never", diff: true });
+      const r = await this.stack.preview({
+        onOutput: c.onOutput,
+        onEvent,
+        color: "never",
+        diff: true,
+      });
       return { ...r, stdout: c.done() };
     } catch (e) {
       c.done();
