@@ -1,6 +1,7 @@
 /**
  * The rendered mosquitto.conf against a stock one, on the same mosquitto binary in one run, over
- * WebSockets with MQTT.js (the hop cloudflared makes). Loopback only; bounded to about three minutes (BENCH_BUDGET_S).
+ * WebSockets with MQTT.js (the hop cloudflared makes). Loopback only; bounded to about three
+ * minutes (BENCH_BUDGET_S).
  *
  *   npm run bench:broker   (BENCH_MESSAGES, BENCH_ROUND_TRIPS, BENCH_ROUNDS, BENCH_BUDGET_S to change
  *                           sizes; VARIANTS="a|b|..." or VARIANTS=all to pick variants)
