@@ -9,6 +9,7 @@ import {
   contentHash,
   labelList,
   listeningCheck,
+  swarmSecretFile,
 } from "./hardening";
 import {
   MOSQUITTO_PATHS,
@@ -311,24 +312,16 @@ export class MqttBroker extends pulumi.ComponentResource {
     ];
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.users.length) {
-      const passwd = new docker.Secret(
-        `${name}-passwd`,
-        {
-          // The hash is of the hashed password file: it names a version, it reveals nothing.
-          name: pulumi.interpolate`${args.physicalName}-mosquitto-passwd-${this.passwordFile.apply(contentHash)}`,
-          data: this.passwordFile.apply((t) => Buffer.from(t).toString("base64")),
+      // The hash is of the hashed password file: it names a version, it reveals nothing.
+      secrets.push(
+        swarmSecretFile(this, `${name}-passwd`, {
+          namePrefix: `${args.physicalName}-mosquitto-passwd`,
+          content: this.passwordFile,
           labels,
-        },
-        { parent: this, additionalSecretOutputs: ["data"] },
+          fileName: MOSQUITTO_PATHS.passwords,
+          uid: MOSQUITTO_UID,
+        }),
       );
-      secrets.push({
-        secretId: passwd.id,
-        secretName: passwd.name,
-        fileName: MOSQUITTO_PATHS.passwords,
-        fileUid: uid,
-        fileGid: uid,
-        fileMode: 0o400,
-      });
     }
     const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = dataVolume
       ? [{ target: "/mosquitto/data", type: "volume", source: dataVolume.name }]

@@ -6,8 +6,8 @@ import {
   RESTART,
   SECURITY_OPTS,
   SERVICE_TASK_DEFAULTS,
-  contentHash,
   labelList,
+  swarmSecretFile,
 } from "./hardening";
 
 /** uid/gid `nonroot` of the distroless cloudflared image. */
@@ -150,25 +150,16 @@ export class TunnelConnector extends pulumi.ComponentResource {
     const labels = labelList(args.labels ?? {});
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.tunnel.kind === "token") {
-      const token = pulumi.secret(pulumi.output(args.tunnel.token));
-      const secret = new docker.Secret(
-        `${name}-token`,
-        {
-          // Secrets are immutable: a new token makes a new secret, and the service rolls over.
-          name: pulumi.interpolate`${args.physicalName}-tunnel-token-${token.apply(contentHash)}`,
-          data: token.apply((t) => Buffer.from(t).toString("base64")),
+      // A new token makes a new secret, and the service rolls over.
+      secrets.push(
+        swarmSecretFile(this, `${name}-token`, {
+          namePrefix: `${args.physicalName}-tunnel-token`,
+          content: pulumi.secret(pulumi.output(args.tunnel.token)),
           labels,
-        },
-        { parent: this, additionalSecretOutputs: ["data"] },
+          fileName: TOKEN_FILE,
+          uid: CLOUDFLARED_UID,
+        }),
       );
-      secrets.push({
-        secretId: secret.id,
-        secretName: secret.name,
-        fileName: TOKEN_FILE,
-        fileUid: String(CLOUDFLARED_UID),
-        fileGid: String(CLOUDFLARED_UID),
-        fileMode: 0o400,
-      });
     }
     const service = new docker.Service(
       `${name}-service`,

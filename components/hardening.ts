@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
 
 /** Defaults every container of the product gets; one place, so they cannot drift apart. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
@@ -35,4 +37,39 @@ export function listeningCheck(port: number): string[] {
 /** A short content hash, for names of immutable swarm objects (configs, secrets). */
 export function contentHash(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 12);
+}
+
+/**
+ * A file for swarm tasks from secret content: a docker.Secret named `<namePrefix>-<content hash>`
+ * (secrets are immutable, so new content makes a new secret and the service rolls over to it),
+ * its data kept secret in state, mounted at `fileName` readable by `uid` alone.
+ */
+export function swarmSecretFile(
+  parent: pulumi.Resource,
+  resourceName: string,
+  args: {
+    namePrefix: string;
+    content: pulumi.Output<string>;
+    labels: { label: string; value: string }[];
+    fileName: string;
+    uid: number;
+  },
+): docker.types.input.ServiceTaskSpecContainerSpecSecret {
+  const secret = new docker.Secret(
+    resourceName,
+    {
+      name: pulumi.interpolate`${args.namePrefix}-${args.content.apply(contentHash)}`,
+      data: args.content.apply((t) => Buffer.from(t).toString("base64")),
+      labels: args.labels,
+    },
+    { parent, additionalSecretOutputs: ["data"] },
+  );
+  return {
+    secretId: secret.id,
+    secretName: secret.name,
+    fileName: args.fileName,
+    fileUid: String(args.uid),
+    fileGid: String(args.uid),
+    fileMode: 0o400,
+  };
 }
