@@ -18,6 +18,7 @@ import { Broker, type BrokerInput } from "./harness";
 import {
   Inbox,
   connect,
+  delivered,
   end,
   endAll,
   publish,
@@ -34,28 +35,6 @@ function creds(b: Broker, user: string): Credentials {
   const password = b.passwords[user];
   assert.ok(password, `no password for ${user}`);
   return { username: user, password };
-}
-
-/**
- * Which of `topics`, published by `from` (QoS 1, one after the other), reach `to`, which
- * subscribes to "#". `marker` is published last and must get through.
- */
-async function delivered(
-  from: MqttClient,
-  to: MqttClient,
-  topics: string[],
-  marker: string,
-): Promise<string[]> {
-  const inbox = new Inbox(to);
-  await subscribe(to, "#");
-  const t = tag("m");
-  for (const topic of topics) await publish(from, topic, `${t}|${topic}`);
-  await publish(from, marker, `${t}|${marker}`);
-  await inbox.waitFor((m) => m.payload === `${t}|${marker}`, `marker ${marker}`);
-  const got = inbox.messages.filter((m) => m.payload.startsWith(`${t}|`) && m.topic !== marker);
-  for (const m of got)
-    assert.equal(m.payload, `${t}|${m.topic}`, "payload arrived on another topic");
-  return got.map((m) => m.topic).sort();
 }
 
 function run(

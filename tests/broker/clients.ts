@@ -2,6 +2,7 @@
  * Small promise helpers over MQTT.js 5 for the broker tests: connect (or learn why not), publish
  * and subscribe with acknowledgements, and an inbox that waits for a message instead of sleeping.
  */
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 
@@ -170,4 +171,26 @@ export class Inbox {
 /** A unique payload tag for one check. */
 export function tag(label: string): string {
   return `${label}-${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * Which of `topics`, published by `from` (QoS 1, one after the other), reach `to`, which
+ * subscribes to "#". `marker` is published last and must get through.
+ */
+export async function delivered(
+  from: MqttClient,
+  to: MqttClient,
+  topics: string[],
+  marker: string,
+): Promise<string[]> {
+  const inbox = new Inbox(to);
+  await subscribe(to, "#");
+  const t = tag("m");
+  for (const topic of topics) await publish(from, topic, `${t}|${topic}`);
+  await publish(from, marker, `${t}|${marker}`);
+  await inbox.waitFor((m) => m.payload === `${t}|${marker}`, `marker ${marker}`);
+  const got = inbox.messages.filter((m) => m.payload.startsWith(`${t}|`) && m.topic !== marker);
+  for (const m of got)
+    assert.equal(m.payload, `${t}|${m.topic}`, "payload arrived on another topic");
+  return got.map((m) => m.topic).sort();
 }

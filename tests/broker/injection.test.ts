@@ -6,10 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import type { MqttClient } from "mqtt";
 import { ConfigError, type BrokerConfig } from "../../config";
 import { Broker, parseBroker, type BrokerInput } from "./harness";
-import { Inbox, connect, endAll, publish, subscribe, tag } from "./clients";
+import { connect, delivered, endAll } from "./clients";
 
 const TIMEOUT = { timeout: 180_000 };
 
@@ -112,25 +111,6 @@ describe("parseConfig refuses values that would add lines to the broker's files"
 });
 
 // ---------------------------------------------------------------------------------------------
-
-/** Which of `topics`, published by `from`, reach `to` (subscribed to "#"); see broker.test.ts. */
-async function delivered(
-  from: MqttClient,
-  to: MqttClient,
-  topics: string[],
-  marker: string,
-): Promise<string[]> {
-  const inbox = new Inbox(to);
-  await subscribe(to, "#");
-  const t = tag("m");
-  for (const topic of topics) await publish(from, topic, `${t}|${topic}`);
-  await publish(from, marker, `${t}|${marker}`);
-  await inbox.waitFor((m) => m.payload === `${t}|${marker}`, `marker ${marker}`);
-  return inbox.messages
-    .filter((m) => m.payload.startsWith(`${t}|`) && m.topic !== marker)
-    .map((m) => m.topic)
-    .sort();
-}
 
 describe(
   "the same values with validation bypassed change what the real broker does",
