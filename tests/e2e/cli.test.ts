@@ -102,9 +102,7 @@ describe("the program under the real Pulumi CLI", { timeout: 10 * 60_000 }, () =
     // An invalid stack registers nothing (the test above), so this error proves the program got
     // past validation with the defaults. Which provider comes first, and whether the EdgeHost
     // component is reported before the engine stops, depends on timing; neither is asserted.
-    const errors = events
-      .map((e) => e.diagnosticEvent)
-      .filter((d) => d?.severity === "error");
+    const errors = events.map((e) => e.diagnosticEvent).filter((d) => d?.severity === "error");
     assert.ok(
       errors.some(
         (d) =>

@@ -114,6 +114,35 @@ export interface ClientResult {
   output: string;
 }
 
+/** The broker's WebSocket listener as seen from its private network. */
+export const BROKER_WS = "ws://mosquitto:9001";
+
+/**
+ * Arguments of the client image's `pubsub`: as `user`, subscribe to `topic`, publish `message`
+ * there and wait for it to come back (exit 0). `flags` add e.g. `--retain`, `--no-publish`,
+ * `--timeout N`.
+ */
+export function pubsubArgs(o: {
+  url?: string;
+  user: string;
+  topic: string;
+  message: string;
+  flags?: string[];
+}): string[] {
+  return [
+    "pubsub",
+    "--url",
+    o.url ?? BROKER_WS,
+    "--user",
+    o.user,
+    "--topic",
+    o.topic,
+    "--message",
+    o.message,
+    ...(o.flags ?? []),
+  ];
+}
+
 /**
  * Runs the MQTT.js client image on a Docker network (the hop cloudflared makes) and returns its
  * exit status: 0 ok, 3 cannot connect, 4 not authorised, 5 timeout. The password goes in the

@@ -14,6 +14,7 @@ import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
 import {
   ACCOUNT,
   API_TOKEN,
+  BROKER_WS,
   E2EStack,
   IMAGES,
   assertNoSecrets,
@@ -23,6 +24,7 @@ import {
   dockerJson,
   leftovers,
   mqttClient,
+  pubsubArgs,
   requireTools,
   startFakeCloudflare,
 } from "./harness";
@@ -134,43 +136,21 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("a client on the broker network publishes and receives over WebSockets; anonymous is refused", () => {
     const ok = mqttClient(
       BROKER_NET,
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "tester",
-        "--topic",
-        "e2e/hello",
-        "--message",
-        "hi",
-      ],
+      pubsubArgs({ user: "tester", topic: "e2e/hello", message: "hi" }),
       passwords.tester,
     );
     assert.equal(ok.status, 0, ok.output);
-    const anon = mqttClient(BROKER_NET, ["connect", "--url", "ws://mosquitto:9001"]);
+    const anon = mqttClient(BROKER_NET, ["connect", "--url", BROKER_WS]);
     assert.equal(anon.status, 4, anon.output);
     const wrong = mqttClient(
       BROKER_NET,
-      ["connect", "--url", "ws://mosquitto:9001", "--user", "tester"],
+      ["connect", "--url", BROKER_WS, "--user", "tester"],
       "wrong-password",
     );
     assert.equal(wrong.status, 4, wrong.output);
     const denied = mqttClient(
       BROKER_NET,
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "sensor",
-        "--topic",
-        "sensors/x",
-        "--message",
-        "m",
-        "--timeout",
-        "3",
-      ],
+      pubsubArgs({ user: "sensor", topic: "sensors/x", message: "m", flags: ["--timeout", "3"] }),
       passwords.sensor,
     );
     assert.notEqual(denied.status, 0, "sensor may write but not read sensors/#");
@@ -223,18 +203,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
   test("adding an MQTT user replaces only the broker, and a retained message survives", async () => {
     const retained = mqttClient(
       BROKER_NET,
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "tester",
-        "--topic",
-        "e2e/retained",
-        "--message",
-        "kept",
-        "--retain",
-      ],
+      pubsubArgs({ user: "tester", topic: "e2e/retained", message: "kept", flags: ["--retain"] }),
       passwords.tester,
     );
     assert.equal(retained.status, 0, retained.output);
@@ -260,18 +229,12 @@ describe("managed mode end to end", { timeout: 30 * 60_000, skip: deploySkipReas
     await stack.up();
     const survived = mqttClient(
       BROKER_NET,
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "tester",
-        "--topic",
-        "e2e/retained",
-        "--message",
-        "kept",
-        "--no-publish",
-      ],
+      pubsubArgs({
+        user: "tester",
+        topic: "e2e/retained",
+        message: "kept",
+        flags: ["--no-publish"],
+      }),
       passwords.tester,
     );
     assert.equal(survived.status, 0, `retained message lost: ${survived.output}`);

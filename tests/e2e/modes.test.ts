@@ -14,6 +14,7 @@ import {
   dockerJson,
   leftovers,
   mqttClient,
+  pubsubArgs,
   requireTools,
   startFakeCloudflare,
   startQuickTunnelService,
@@ -56,17 +57,12 @@ describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason(
       assert.deepEqual(summary.websocketUrls, ["ws://127.0.0.1:19001"]);
       const client = mqttClient(
         "host",
-        [
-          "pubsub",
-          "--url",
-          "ws://127.0.0.1:19001",
-          "--user",
-          "tester",
-          "--topic",
-          "e2e/q",
-          "--message",
-          "quick",
-        ],
+        pubsubArgs({
+          url: "ws://127.0.0.1:19001",
+          user: "tester",
+          topic: "e2e/q",
+          message: "quick",
+        }),
         outputs.mqttCredentials.value.tester,
       );
       assert.equal(client.status, 0, client.output);
@@ -105,17 +101,7 @@ describe("quick and none modes", { timeout: 20 * 60_000, skip: deploySkipReason(
     const outputs = await stack.outputs();
     const client = mqttClient(
       "mqtt-edge-e2enone-local-broker",
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "tester",
-        "--topic",
-        "e2e/n",
-        "--message",
-        "none",
-      ],
+      pubsubArgs({ user: "tester", topic: "e2e/n", message: "none" }),
       outputs.mqttCredentials.value.tester,
     );
     assert.equal(client.status, 0, client.output);

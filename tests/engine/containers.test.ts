@@ -15,7 +15,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { dockerGateway, leftovers, mqttClient, startQuickTunnelService } from "../e2e/harness";
+import {
+  BROKER_WS,
+  dockerGateway,
+  leftovers,
+  mqttClient,
+  pubsubArgs,
+  startQuickTunnelService,
+} from "../e2e/harness";
 import { resolve, runProgram, T, type Recorder, type Registration } from "../unit/harness";
 import { destroy, dockerCli, inspect, realize } from "./realize";
 import {
@@ -42,7 +49,6 @@ const isBrokerContainer = (r: Registration) =>
 const brokerName = (stack: string) => `mqtt-edge-${stack}-local-mosquitto`;
 const brokerNet = (stack: string) => `mqtt-edge-${stack}-local-broker`;
 const egressNet = (stack: string) => `mqtt-edge-${stack}-local-egress`;
-const WS = "ws://mosquitto:9001";
 /** GET argv[1], print the body; exit 0 ok, 3 error (e.g. ENETUNREACH), 5 timeout. */
 const HTTP_GET = `require("http").get(process.argv[1], { timeout: 4000 }, (r) => {
   let b = ""; r.on("data", (d) => (b += d)); r.on("end", () => { process.stdout.write(b); process.exit(0); });
@@ -159,30 +165,20 @@ describe("managed mode on a real engine", () => {
     assert.match(passwords.sensor, /^pw-mqtt-password-sensor-x{24}$/);
     const ok = mqttClient(
       brokerNet(stack),
-      [
-        "pubsub",
-        "--url",
-        WS,
-        "--user",
-        "sensor",
-        "--topic",
-        "sensors/engine",
-        "--message",
-        `m-${stack}`,
-      ],
+      pubsubArgs({ user: "sensor", topic: "sensors/engine", message: `m-${stack}` }),
       passwords.sensor,
     );
     assert.equal(ok.status, 0, ok.output);
     const wrong = mqttClient(
       brokerNet(stack),
-      ["connect", "--url", WS, "--user", "sensor"],
+      ["connect", "--url", BROKER_WS, "--user", "sensor"],
       `${passwords.sensor}-wrong`,
     );
     assert.equal(wrong.status, 4, wrong.output);
   });
 
   test("anonymous clients are refused", () => {
-    const anon = mqttClient(brokerNet(stack), ["connect", "--url", WS]);
+    const anon = mqttClient(brokerNet(stack), ["connect", "--url", BROKER_WS]);
     assert.equal(anon.status, 4, anon.output);
   });
 
@@ -251,17 +247,7 @@ describe("managed mode on a real engine", () => {
   test("from a connector's network namespace, the origin ws://mosquitto:9001 answers", () => {
     const r = mqttClient(
       `container:${connectorNames[0]}`,
-      [
-        "pubsub",
-        "--url",
-        WS,
-        "--user",
-        "sensor",
-        "--topic",
-        "sensors/via-connector",
-        "--message",
-        "x",
-      ],
+      pubsubArgs({ user: "sensor", topic: "sensors/via-connector", message: "x" }),
       passwords.sensor,
     );
     assert.equal(r.status, 0, r.output);
@@ -370,18 +356,7 @@ for (const persistence of [true, false]) {
       const message = `retained-${stack}`;
       const pub = mqttClient(
         brokerNet(stack),
-        [
-          "pubsub",
-          "--url",
-          WS,
-          "--user",
-          "sensor",
-          "--topic",
-          "sensors/retained",
-          "--message",
-          message,
-          "--retain",
-        ],
+        pubsubArgs({ user: "sensor", topic: "sensors/retained", message, flags: ["--retain"] }),
         pwA.sensor,
       );
       assert.equal(pub.status, 0, pub.output);
@@ -415,20 +390,12 @@ for (const persistence of [true, false]) {
 
       const auditor = mqttClient(
         brokerNet(stack),
-        [
-          "pubsub",
-          "--url",
-          WS,
-          "--user",
-          "auditor",
-          "--topic",
-          "sensors/retained",
-          "--message",
+        pubsubArgs({
+          user: "auditor",
+          topic: "sensors/retained",
           message,
-          "--no-publish",
-          "--timeout",
-          "8",
-        ],
+          flags: ["--no-publish", "--timeout", "8"],
+        }),
         pwB.auditor,
       );
       if (persistence) {
@@ -446,7 +413,7 @@ for (const persistence of [true, false]) {
         );
         const connect = mqttClient(
           brokerNet(stack),
-          ["connect", "--url", WS, "--user", "auditor"],
+          ["connect", "--url", BROKER_WS, "--user", "auditor"],
           pwB.auditor,
         );
         assert.equal(connect.status, 0, `the new user cannot connect: ${connect.output}`);

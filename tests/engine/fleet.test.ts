@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { connectorToken, mqttClient } from "../e2e/harness";
+import { connectorToken, mqttClient, pubsubArgs } from "../e2e/harness";
 import { resolve, runProgram, type Recorder } from "../unit/harness";
 import { destroy, inspect, realize } from "./realize";
 import { brokerSection, requireEngine, uniqueStack, withUuidTunnelIds } from "./support";
@@ -65,17 +65,7 @@ const tokenOf = (container: string): { t: string; s: string } =>
 const client = (network: string, password: string): number =>
   mqttClient(
     network,
-    [
-      "pubsub",
-      "--url",
-      "ws://mosquitto:9001",
-      "--user",
-      "sensor",
-      "--topic",
-      "sensors/fleet",
-      "--message",
-      "hi",
-    ],
+    pubsubArgs({ user: "sensor", topic: "sensors/fleet", message: "hi" }),
     password,
   ).status;
 

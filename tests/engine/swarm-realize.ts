@@ -134,7 +134,6 @@ export async function engineApi<T = any>(method: string, path: string, body?: un
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 // ---- inputs -> engine objects ------------------------------------------------------------------
 
 type Obj = Record<string, any>;

@@ -29,6 +29,7 @@ import { CLOUDFLARED_UID, TOKEN_FILE } from "../../components/connector";
 import { MOSQUITTO_UID } from "../../components/broker";
 import { MOSQUITTO_PATHS } from "../../components/render";
 import { routeLabels } from "../../components/swarmProxy";
+import { BROKER_WS, pubsubArgs } from "../e2e/harness";
 import {
   Recorder,
   T,
@@ -559,27 +560,13 @@ describe(`swarm mode realized on a real swarm (stack ${STACK})`, () => {
     assert.match(passwords.sensor, /^pw-mqtt-password-sensor-x+$/);
     const ok = mqtt(
       net,
-      [
-        "pubsub",
-        "--url",
-        "ws://mosquitto:9001",
-        "--user",
-        "sensor",
-        "--topic",
-        "clients/sensor/swarm",
-        "--message",
-        "hi",
-      ],
+      pubsubArgs({ user: "sensor", topic: "clients/sensor/swarm", message: "hi" }),
       passwords.sensor,
     );
     assert.equal(ok.status, 0, ok.output);
-    const anon = mqtt(net, ["connect", "--url", "ws://mosquitto:9001"]);
+    const anon = mqtt(net, ["connect", "--url", BROKER_WS]);
     assert.equal(anon.status, 4, anon.output);
-    const wrong = mqtt(
-      net,
-      ["connect", "--url", "ws://mosquitto:9001", "--user", "sensor"],
-      "wrong-password",
-    );
+    const wrong = mqtt(net, ["connect", "--url", BROKER_WS, "--user", "sensor"], "wrong-password");
     assert.equal(wrong.status, 4, wrong.output);
 
     // The Docker config and secret files, as the broker task sees them.
