@@ -101,12 +101,13 @@ while s:
     o,i=dec.raw_decode(s); s=s[i:].strip(); v=o.get(sys.argv[1]) if v is None else v
 print(v or "")' "$1"; }
 
-# replaces_of GOMOD: the module->module replace directives of a go.mod (local paths dropped),
-# one "old [oldver] => new newver" a line.
-replaces_of() { python3 - "$1" <<'PY'
+# replaces_of GOMOD [local]: the replace directives of a go.mod, one "old [oldver] => new
+# [newver]" a line: module->module ones by default, those whose target is a local path with
+# `local`.
+replaces_of() { python3 - "$1" "${2:-modules}" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-text = re.sub(r'//[^\n]*', '', text)
+text = re.sub(r'//[^\n]*', '', open(sys.argv[1]).read())
+want_local = sys.argv[2] == 'local'
 lines = []
 for m in re.finditer(r'^replace\s*\((.*?)^\)', text, re.S | re.M):
     lines += m.group(1).splitlines()
@@ -116,22 +117,10 @@ for l in lines:
     if '=>' not in l:
         continue
     rhs = l.split('=>', 1)[1].split()
-    if len(rhs) == 2 and not rhs[0].startswith(('.', '/')):
+    is_local = bool(rhs) and rhs[0].startswith(('.', '/'))
+    if want_local and is_local:
         print(l)
-PY
-}
-
-# local_replaces_of GOMOD: replace directives whose target is a local path.
-local_replaces_of() { python3 - "$1" <<'PY'
-import re, sys
-text = re.sub(r'//[^\n]*', '', open(sys.argv[1]).read())
-lines = []
-for m in re.finditer(r'^replace\s*\((.*?)^\)', text, re.S | re.M):
-    lines += m.group(1).splitlines()
-lines += [l[len('replace'):] for l in text.splitlines() if re.match(r'^replace\s+[^(\s]', l)]
-for l in lines:
-    l = l.strip()
-    if '=>' in l and l.split('=>', 1)[1].split()[0].startswith(('.', '/')):
+    elif not want_local and len(rhs) == 2 and not is_local:
         print(l)
 PY
 }
@@ -282,7 +271,7 @@ build_provider() {
   log "$p: $modpath@$modver"
   json="$(mod_download "$modpath@$modver")" || exit $?
   dir="$(json_field Dir <<<"$json")"; gomod="$(json_field GoMod <<<"$json")"
-  localrep="$(local_replaces_of "$gomod" | grep -v "pulumi-$p/sdk" || true)"
+  localrep="$(replaces_of "$gomod" local | grep -v "pulumi-$p/sdk" || true)"
   if [ -n "$localrep" ]; then
     log "$p: $modpath replaces modules with local paths no Go module carries: $(tr '\n' ';' <<<"$localrep")"
     exit 3
