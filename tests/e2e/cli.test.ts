@@ -4,14 +4,13 @@
  * bad stack must fail in the program, before any resource is registered.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { ACCOUNT, E2EStack, PROVIDER_PLUGINS } from "./harness";
+import { ACCOUNT, E2EStack, missingProviderPlugins, which } from "./harness";
 
 function requireCli(): void {
   for (const bin of ["pulumi", "pulumi-language-nodejs"]) {
-    if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) {
+    if (!which(bin)) {
       throw new Error(
         `${bin} is not on PATH: eval "$(bash scripts/toolchain.sh --only cli,nodejs)"`,
       );
@@ -91,10 +90,7 @@ describe("the program under the real Pulumi CLI", { timeout: 10 * 60_000 }, () =
       ["client"],
     );
 
-    const haveProviders = PROVIDER_PLUGINS.every(
-      (b) => spawnSync("sh", ["-c", `command -v ${b}`]).status === 0,
-    );
-    if (haveProviders) {
+    if (missingProviderPlugins().length === 0) {
       assert.equal(failure, "", "the default stack previews cleanly");
       return;
     }

@@ -25,7 +25,8 @@ export const IMAGES = {
   client: "mqtt-edge-e2e/mqtt-client:1",
 };
 
-function which(bin: string): string | undefined {
+/** The path of `bin` on PATH, or undefined. */
+export function which(bin: string): string | undefined {
   const r = spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
@@ -41,8 +42,13 @@ export const PROVIDER_PLUGINS = [
  * part that cannot be built on machines whose Go module proxy refuses the provider modules
  * (scripts/toolchain.sh reports it); suites that deploy are skipped with this reason, loudly.
  */
+/** The provider plugins `pulumi up` needs that are not on PATH. */
+export function missingProviderPlugins(): string[] {
+  return PROVIDER_PLUGINS.filter((b) => !which(b));
+}
+
 export function deploySkipReason(): string | undefined {
-  const missing = PROVIDER_PLUGINS.filter((b) => !which(b));
+  const missing = missingProviderPlugins();
   if (missing.length === 0) return undefined;
   const reason =
     `SKIPPED: pulumi up needs the provider plugins ${missing.join(", ")}, which are not on PATH ` +
