@@ -2,12 +2,20 @@
 # Build the container images of the end-to-end tests locally, from Debian and npm packages only
 # (no registry is reachable, so nothing is pulled):
 #
-#   DOCKER_HOST=unix://... bash scripts/images.sh [--cloudflared PATH] [--only NAME]... [--force]
+#   DOCKER_HOST=unix://... bash scripts/images.sh [--cloudflared PATH] [--traefik PATH]
+#                                                 [--only NAME]... [--force]
 #
 #   mqtt-edge-e2e/mosquitto:<upstream version, 2.0.11 on bookworm>  like eclipse-mosquitto
 #   mqtt-edge-e2e/cloudflared:<version>   from a cloudflared binary (default
 #                                         ~/.cache/mqtt-edge/toolchain/bin/cloudflared; skipped
 #                                         with a warning when missing)
+#   mqtt-edge-e2e/traefik:v<version>      like traefik:v3, from a traefik binary (default
+#                                         ~/.cache/mqtt-edge/toolchain/bin/traefik, built by
+#                                         toolchain.sh --only traefik; skipped with a warning
+#                                         when missing)
+#   mqtt-edge-e2e/socket-proxy:<haproxy version, 2.6.12 on bookworm>  Debian's haproxy with our
+#                                         own config, in place of tecnativa/docker-socket-proxy
+#                                         (same environment: SERVICES=1 ... POST=0)
 #   mqtt-edge-e2e/mqtt-client:1           node 22 + mqtt@5 + /app/client.js
 #   mqtt-edge-e2e/dockerflow-standin:1    node 22 + scripts/standin/standin.js as /app/standin.js:
 #                                         stand-in for docker-flow-proxy, -swarm-listener,
@@ -23,14 +31,16 @@ set -euo pipefail
 cache=${MQTT_EDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mqtt-edge}
 stage=$cache/images
 cloudflared_bin=$cache/toolchain/bin/cloudflared
+traefik_bin=$cache/toolchain/bin/traefik
 only=()
 force=false
 while (($#)); do
   case $1 in
     --cloudflared) cloudflared_bin=${2:?--cloudflared needs a path}; shift 2 ;;
-    --only) only+=("${2:?--only needs mosquitto|cloudflared|mqtt-client|dockerflow-standin}"); shift 2 ;;
+    --traefik) traefik_bin=${2:?--traefik needs a path}; shift 2 ;;
+    --only) only+=("${2:?--only needs mosquitto|cloudflared|traefik|socket-proxy|mqtt-client|dockerflow-standin}"); shift 2 ;;
     --force) force=true; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -222,127 +232,10 @@ EOF
 }
 
 # ---- mqtt-edge-e2e/mqtt-client ----------------------------------------------------------------
-write_client_js() {
-  cat >"$1" <<'EOF'
-#!/usr/bin/env node
-// End-to-end MQTT probe. The password comes from the environment (MQTT_PASSWORD), never argv.
-//
-//   node /app/client.js pubsub  --url ws://host:9001 --user U --topic T --message M
-//                               [--retain] [--qos 0|1|2] [--timeout SECONDS] [--client-id ID]
-//                               [--no-publish]  (only wait for M, e.g. a retained message)
-//   node /app/client.js connect --url mqtt://host:1883 --user U [--timeout SECONDS]
-//
-// pubsub: connect, subscribe to T, publish M to T, wait until M comes back.
-// Exit codes: 0 ok, 2 usage, 3 cannot connect (refused/unreachable/closed), 4 not authorised
-// (bad credentials, or subscription refused), 5 timeout, 1 anything else.
-"use strict";
-const mqtt = require("mqtt");
-
-const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, auth: 4, timeout: 5 };
-function fail(kind, msg) {
-  process.stderr.write(`FAIL ${kind}: ${msg}\n`);
-  process.exit(EXIT[kind] ?? 1);
-}
-
-function parse(argv) {
-  const [cmd, ...rest] = argv;
-  const o = { cmd, qos: 1, timeout: 15, retain: false };
-  for (let i = 0; i < rest.length; i++) {
-    const k = rest[i];
-    const v = () => {
-      if (i + 1 >= rest.length) fail("usage", `${k} needs a value`);
-      return rest[++i];
-    };
-    switch (k) {
-      case "--url": o.url = v(); break;
-      case "--user": o.user = v(); break;
-      case "--topic": o.topic = v(); break;
-      case "--message": o.message = v(); break;
-      case "--qos": o.qos = Number(v()); break;
-      case "--timeout": o.timeout = Number(v()); break;
-      case "--client-id": o.clientId = v(); break;
-      case "--retain": o.retain = true; break;
-      case "--no-publish": o.noPublish = true; break;
-      case "--pass": case "--password":
-        fail("usage", "passwords are read from the MQTT_PASSWORD environment variable, not argv");
-        break;
-      default: fail("usage", `unknown argument ${k}`);
-    }
-  }
-  if (!["pubsub", "connect"].includes(o.cmd)) fail("usage", "command must be pubsub or connect");
-  if (!o.url) fail("usage", "--url is required");
-  if (o.cmd === "pubsub" && (!o.topic || o.message === undefined)) {
-    fail("usage", "pubsub needs --topic and --message");
-  }
-  if (![0, 1, 2].includes(o.qos)) fail("usage", "--qos must be 0, 1 or 2");
-  if (!(o.timeout > 0)) fail("usage", "--timeout must be a positive number of seconds");
-  return o;
-}
-
-function classify(err) {
-  const code = err && err.code;
-  // CONNACK: MQTT 3.1.1 codes 4 (bad user name or password) and 5 (not authorized);
-  // MQTT 5 reason codes 0x86/0x87.
-  if ([4, 5, 134, 135].includes(code)) return ["auth", `broker refused the connection: ${err.message}`];
-  if (typeof code === "number") return ["connect", `broker refused the connection: ${err.message}`];
-  return ["connect", `${code ? code + " " : ""}${err && err.message ? err.message : String(err)}`];
-}
-
-function main() {
-  const o = parse(process.argv.slice(2));
-  const started = Date.now();
-  const client = mqtt.connect(o.url, {
-    username: o.user,
-    password: process.env.MQTT_PASSWORD,
-    clientId: o.clientId || `e2e-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    protocolVersion: 4,
-    reconnectPeriod: 0,               // one attempt: report, do not retry
-    connectTimeout: o.timeout * 1000,
-    clean: true,
-  });
-  let connected = false;
-  const timer = setTimeout(() => {
-    fail("timeout", `${connected ? "no message back on " + o.topic : "no CONNACK from " + o.url} after ${o.timeout} s` +
-      (connected ? " (publish denied by ACL?)" : ""));
-  }, o.timeout * 1000);
-
-  client.on("error", (err) => { const [k, m] = classify(err); fail(k, m); });
-  client.on("close", () => { if (!connected) fail("connect", `connection to ${o.url} closed before CONNACK`); });
-  client.on("offline", () => { if (connected) fail("connect", "connection lost"); });
-
-  client.on("connect", () => {
-    connected = true;
-    if (o.cmd === "connect") {
-      process.stdout.write(`OK connected to ${o.url} in ${Date.now() - started} ms\n`);
-      clearTimeout(timer);
-      client.end(false, () => process.exit(0));
-      return;
-    }
-    client.on("message", (topic, payload) => {
-      if (topic !== o.topic || payload.toString() !== o.message) return;
-      process.stdout.write(`OK ${topic} ${payload.length} bytes round trip in ${Date.now() - started} ms\n`);
-      clearTimeout(timer);
-      client.end(false, () => process.exit(0));
-    });
-    client.subscribe(o.topic, { qos: o.qos }, (err, granted) => {
-      if (err) return fail("other", `subscribe failed: ${err.message}`);
-      if (granted && granted.some((g) => g.qos === 128)) {
-        return fail("auth", `subscription to ${o.topic} refused (ACL)`);
-      }
-      if (o.noPublish) return;
-      client.publish(o.topic, o.message, { qos: o.qos, retain: o.retain }, (perr) => {
-        if (perr) fail("other", `publish failed: ${perr.message}`);
-      });
-    });
-  });
-}
-
-main();
-EOF
-}
-
+client_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mqtt-client/client.js
 build_mqtt_client() {
   ensure_debs busybox-static ca-certificates
+  [[ -f $client_src ]] || die "missing $client_src"
   command -v npm >/dev/null || die "npm is needed to fetch node@22 and mqtt@5"
   local npmdir=$stage/mqtt-client-npm ctx r node
   # npm installs are cached; delete $npmdir to refresh them.
@@ -364,7 +257,7 @@ build_mqtt_client() {
   mkdir -p "$r/app"
   cp -a "$npmdir/app/package.json" "$npmdir/app/node_modules" "$r/app/"
   [[ -f $npmdir/app/package-lock.json ]] && cp -a "$npmdir/app/package-lock.json" "$r/app/"
-  write_client_js "$r/app/client.js"
+  install -m 0644 "$client_src" "$r/app/client.js"
   chown -R 0:0 "$r/app"
   cat >"$r/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
