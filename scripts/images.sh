@@ -252,7 +252,7 @@ build_mqtt_client() {
   add_busybox "$r"
   add_file "$r" "$node" /usr/local/bin/node
   # The npm binary carries 17 MB of debug symbols.
-  command -v strip >/dev/null && strip "$r/usr/local/bin/node" || true
+  if command -v strip >/dev/null; then strip "$r/usr/local/bin/node" || true; fi
   add_ca_certs "$r"
   mkdir -p "$r/app"
   cp -a "$npmdir/app/package.json" "$npmdir/app/node_modules" "$r/app/"
@@ -309,7 +309,7 @@ build_dockerflow_standin() {
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_busybox "$r"                      # sh/wget for docker exec and healthchecks
   add_file "$r" "$node22_bin" /usr/local/bin/node
-  command -v strip >/dev/null && strip "$r/usr/local/bin/node" || true
+  if command -v strip >/dev/null; then strip "$r/usr/local/bin/node" || true; fi
   mkdir -p "$r/app" "$r/etc/letsencrypt" "$r/root"
   install -m 0644 "$standin_src" "$r/app/standin.js"
   chown -R 0:0 "$r/app"
