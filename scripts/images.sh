@@ -231,6 +231,133 @@ EOF
   build_image "mqtt-edge-e2e/cloudflared:$ver" "$ctx"
 }
 
+# ---- mqtt-edge-e2e/socket-proxy ---------------------------------------------------------------
+# The Docker API through HAProxy, in place of tecnativa/docker-socket-proxy and with its
+# environment (the SwarmProxy component sets SERVICES TASKS NETWORKS NODES EVENTS INFO VERSION=1,
+# CONTAINERS=0, POST=0). Debian's haproxy and its libraries; the configuration is our own.
+write_socket_proxy_cfg() {
+  cat >"$1" <<'EOF'
+# mqtt-edge-e2e/socket-proxy: the Docker Engine API of the socket at $SOCKET_PATH
+# (/var/run/docker.sock) on tcp :2375, filtered by the environment like
+# tecnativa/docker-socket-proxy:
+#   - GET and HEAD only, unless POST=1 (then any method, in the allowed sections);
+#   - one flag per API section, 1 = allowed: SERVICES=1 lets /services/... and
+#     /v1.41/services/... through. EVENTS, PING and VERSION default to 1, all others to 0;
+#   - anything else is answered 403 here and never reaches the socket.
+# A flag is on when it is a non-zero integer (HAProxy's -m bool): "true" counts as off.
+global
+    log stdout format raw daemon "${LOG_LEVEL}"
+    maxconn 1024
+    # presetenv: a default for a variable the container's environment leaves unset.
+    presetenv SOCKET_PATH  /var/run/docker.sock
+    presetenv LOG_LEVEL    info
+    presetenv POST         0
+    presetenv EVENTS       1
+    presetenv PING         1
+    presetenv VERSION      1
+    presetenv AUTH         0
+    presetenv BUILD        0
+    presetenv COMMIT       0
+    presetenv CONFIGS      0
+    presetenv CONTAINERS   0
+    presetenv DISTRIBUTION 0
+    presetenv EXEC         0
+    presetenv GRPC         0
+    presetenv IMAGES       0
+    presetenv INFO         0
+    presetenv NETWORKS     0
+    presetenv NODES        0
+    presetenv PLUGINS      0
+    presetenv SECRETS      0
+    presetenv SERVICES     0
+    presetenv SESSION      0
+    presetenv SWARM        0
+    presetenv SYSTEM       0
+    presetenv TASKS        0
+    presetenv VOLUMES      0
+
+defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    timeout connect 10s
+    timeout http-request 30s
+    timeout http-keep-alive 30s
+    # GET /events streams for as long as the client wants and may be silent for a long time.
+    timeout client 24h
+    timeout server 24h
+    timeout tunnel 24h
+
+frontend docker-api
+    bind :2375
+    # The path, URL-decoded, without its optional version prefix: /v1.41/services/x -> /services/x.
+    http-request set-var(txn.api) path,url_dec,regsub(^/v[0-9.]+/,/)
+    acl read_only   method GET HEAD
+    acl any_method  env(POST) -m bool
+    # No ".." or "." segments: the section is the one the engine will serve.
+    acl dot_segment var(txn.api) -m reg (^|/)\.\.?(/|$)
+    http-request deny deny_status 403 if dot_segment
+    http-request deny deny_status 403 unless read_only || any_method
+    http-request allow if { var(txn.api) -m reg ^/_ping(/|$) }        { env(PING) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/auth(/|$) }         { env(AUTH) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/build(/|$) }        { env(BUILD) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/commit(/|$) }       { env(COMMIT) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/configs(/|$) }      { env(CONFIGS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/containers(/|$) }   { env(CONTAINERS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/distribution(/|$) } { env(DISTRIBUTION) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/events(/|$) }       { env(EVENTS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/exec(/|$) }         { env(EXEC) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/grpc(/|$) }         { env(GRPC) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/images(/|$) }       { env(IMAGES) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/info(/|$) }         { env(INFO) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/networks(/|$) }     { env(NETWORKS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/nodes(/|$) }        { env(NODES) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/plugins(/|$) }      { env(PLUGINS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/secrets(/|$) }      { env(SECRETS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/services(/|$) }     { env(SERVICES) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/session(/|$) }      { env(SESSION) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/swarm(/|$) }        { env(SWARM) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/system(/|$) }       { env(SYSTEM) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/tasks(/|$) }        { env(TASKS) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/version(/|$) }      { env(VERSION) -m bool }
+    http-request allow if { var(txn.api) -m reg ^/volumes(/|$) }      { env(VOLUMES) -m bool }
+    http-request deny deny_status 403
+    default_backend docker-socket
+
+backend docker-socket
+    server engine "unix@${SOCKET_PATH}"
+EOF
+}
+
+build_socket_proxy() {
+  ensure_debs haproxy busybox-static
+  local ver ctx r tag cfg=/usr/local/etc/haproxy/haproxy.cfg
+  ver=$(deb_version haproxy); ver=${ver%%-*}; ver=${ver#*:}   # 2.6.12-1+deb12u4 -> 2.6.12
+  ctx=$stage/socket-proxy; r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_busybox "$r"                      # sh/wget for docker exec and healthchecks
+  add_file "$r" /usr/sbin/haproxy
+  mkdir -p "$r$(dirname "$cfg")" "$r/root"
+  write_socket_proxy_cfg "$r$cfg"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+  # Root like tecnativa's image: it opens the bind-mounted socket (root:docker 0660).
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.title="haproxy $(deb_version haproxy) Docker API socket proxy (e2e stand-in for tecnativa/docker-socket-proxy)" \\
+      org.opencontainers.image.version="$ver"
+EXPOSE 2375
+ENTRYPOINT ["haproxy", "-db", "-f", "$cfg"]
+EOF
+  tag="mqtt-edge-e2e/socket-proxy:$ver"
+  build_image "$tag" "$ctx"
+  docker run --rm --network none --entrypoint haproxy "$tag" -c -f "$cfg" >&2 ||
+    die "$tag: haproxy -c -f $cfg failed in the image"
+}
+
 # ---- mqtt-edge-e2e/mqtt-client ----------------------------------------------------------------
 client_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mqtt-client/client.js
 build_mqtt_client() {
@@ -331,5 +458,6 @@ EOF
 mkdir -p "$stage"
 if wanted mosquitto; then build_mosquitto; fi
 if wanted cloudflared; then build_cloudflared; fi
+if wanted socket-proxy; then build_socket_proxy; fi
 if wanted mqtt-client; then build_mqtt_client; fi
 if wanted dockerflow-standin; then build_dockerflow_standin; fi
