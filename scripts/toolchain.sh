@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Build the Pulumi toolchain (CLI, Node.js language host, resource providers, cloudflared)
-# from the Go module proxy: get.pulumi.com and GitHub are not reachable from our machines.
+# The Pulumi toolchain: the CLI, the Node.js language host and cloudflared built from the Go
+# module proxy (get.pulumi.com and GitHub are not reachable from our machines), and the
+# provider plugins installed from ../shared/providers.
 #
 #   eval "$(bash scripts/toolchain.sh)"                      # all parts
 #   eval "$(bash scripts/toolchain.sh --only cli,nodejs)"    # a subset
 #
-# Parts: cli, nodejs, docker, random, cloudflare, cloudflared.
+# Parts: cli, nodejs, cloudflared, traefik, plugins.
 # Each binary is cached under ${MQTT_EDGE_CACHE:-$HOME/.cache/mqtt-edge}/toolchain/<name>-<version>/,
-# so a second run is a no-op. All binaries are linked into ${cache}/toolchain/bin; stdout gets
-# exactly one line, `export PATH="<bindir>:$PATH"`; every log line goes to stderr.
+# so a second run is a no-op. The CLI, the language host and cloudflared are linked into
+# ${cache}/toolchain/bin; stdout gets exactly one line, `export PATH="<bindir>:$PATH"`; every log
+# line goes to stderr.
+#
+# plugins: the docker, random and cloudflare resource plugins, at exactly the versions package.json
+# pins for their SDKs (@pulumi/docker, @pulumi/random, @pulumi/cloudflare), from
+# ${MQTT_EDGE_PROVIDERS:-<repo>/../shared/providers}/pulumi-resource-NAME-VERSION.xz: checked
+# against the sha256 below, decompressed into the cache and installed with
+# `pulumi plugin install resource NAME VERSION --file ...` into $PULUMI_HOME (default ~/.pulumi).
+# The engine then loads the version each SDK asks for, as it would after downloading it from
+# Pulumi; nothing named pulumi-resource-* is put on PATH (a plugin on PATH is used whatever
+# version is asked for).
 #
 # Only Go modules are downloaded (go mod download / go build). The small wrapper modules
 # (go.mod, tools.go, main.go) are generated here, in the cache's work directory.
@@ -16,25 +27,19 @@
 # What the Go module proxy serves (checked 2026-11): it answers 403 "This module version is not
 # available" for github.com/pulumi/pulumi/pkg/v3 >= v3.260.0 (v3.259.0 is the newest whose zip is
 # served), for every version of github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3,
-# for the provider modules github.com/pulumi/pulumi-{docker,random,cloudflare}/provider/vN, and for
-# some cloudflared pseudo-versions (module list queries are refused too). Hence the pins below:
+# and for some cloudflared pseudo-versions (module list queries are refused too). Hence the pins:
 #   - CLI v3.259.0 (npm @pulumi/pulumi is 3.270.x; the SDK talks to the CLI over gRPC, and a
 #     TypeScript program with @pulumi/pulumi 3.270.0 was deployed with this CLI);
 #   - the Node.js language host from sdk/v3 v3.68.0, the last release that kept it inside the
 #     sdk/v3 module (later releases moved it into the refused module above); the v3.259 engine
-#     still fills the deprecated RunRequest fields and falls back to GetRequiredPlugins for it;
-#   - providers: the script resolves the commit of the npm release tag and asks the proxy for
-#     the provider module at that commit; while the proxy refuses it, the part is reported as
-#     unavailable (fatal only when named in --only). pulumi-docker and pulumi-cloudflare also
-#     `replace` their Terraform upstream with ../upstream (a patched git submodule) that no Go
-#     module carries, so they cannot be built from the proxy even when it serves them.
+#     still fills the deprecated RunRequest fields and falls back to GetRequiredPlugins for it.
 # shellcheck disable=SC2317  # the build_* functions are called through run_part
 set -euo pipefail
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-ALL_PARTS="cli,nodejs,docker,random,cloudflare,cloudflared"
+ALL_PARTS="cli,nodejs,cloudflared,traefik,plugins"
 
 # ---- versions -----------------------------------------------------------------------------
 PULUMI_VERSION="${MQTT_EDGE_PULUMI_VERSION:-3.259.0}"        # github.com/pulumi/pulumi/pkg/v3
@@ -43,21 +48,30 @@ NODEJS_HOST_SDK_VERSION="${MQTT_EDGE_NODEJS_HOST_SDK_VERSION:-3.68.0}"  # sdk/v3
 # This one is `git describe` 2026.7.1-2-g2601f87b, the newest the proxy serves that we found.
 CLOUDFLARED_MODVERSION="${MQTT_EDGE_CLOUDFLARED_MODVERSION:-v0.0.0-20260713102814-2601f87b5728}"
 CLOUDFLARED_VERSION="${MQTT_EDGE_CLOUDFLARED_VERSION:-2026.7.1-2-g2601f87b}"
-# providers: name -> npm package version (the plugin version must match it)
-declare -A PROVIDER_VERSION=(
-  [docker]="${MQTT_EDGE_DOCKER_VERSION:-5.2.0}"
-  [random]="${MQTT_EDGE_RANDOM_VERSION:-4.21.2}"
-  [cloudflare]="${MQTT_EDGE_CLOUDFLARE_VERSION:-6.22.1}"
+# traefik (github.com/traefik/traefik/v3, for the e2e image mqtt-edge-e2e/traefik; linked into
+# bin/ like cloudflared, where images.sh takes it from): the newest v3.7 release whose whole
+# module graph the proxy serves (checked 2026-12). v3.7.10 to v3.7.13 need module versions it
+# refuses with 403 or whose checksums its sum.golang.org mirror lacks (404): the 2026-08
+# containous/go-http-auth fork (v3.7.11 and later) and SDKs of lego v5.3/v5.4 DNS providers
+# (alidns, esa, edgedns, oraclecloud, ...). v3.7.0, v3.7.7 and v3.7.8 are refused outright.
+TRAEFIK_VERSION="${MQTT_EDGE_TRAEFIK_VERSION:-v3.7.9}"
+# Provider plugins: sha256 of each decompressed binary, as ../shared/providers/README.md gives it.
+# The version comes from package.json; a version without a checksum here is refused.
+declare -A PLUGIN_SHA256=(
+  [docker-5.0.0]=1923caa3be60911add051bf84d306c78db7e7736f1f01bd1236e08b4f9008525
+  [random-4.21.1]=ba1a50fae66ad06bcf6275a979f54df7443dc1c4d2f6ce1adf429ea3d4a80d7a
+  [cloudflare-6.17.0]=abde5308dbbb0c0ca8b7316ec93d11696690200ac868cb828da1be6cbb5cec1d
 )
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROVIDERS_DIR="${MQTT_EDGE_PROVIDERS:-$REPO/../shared/providers}"
 
 # ---- arguments ----------------------------------------------------------------------------
 parts="$ALL_PARTS"
-explicit=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --only) [ $# -ge 2 ] || die "--only needs a list, e.g. --only cli,nodejs"; parts="$2"; explicit=1; shift 2 ;;
-    --only=*) parts="${1#--only=}"; explicit=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    --only) [ $# -ge 2 ] || die "--only needs a list, e.g. --only cli,nodejs"; parts="$2"; shift 2 ;;
+    --only=*) parts="${1#--only=}"; shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die "unknown argument: $1 (use --only $ALL_PARTS)" ;;
   esac
 done
@@ -247,82 +261,107 @@ build_cloudflared() {
   finish "$name" "$version" "$w/$name"
 }
 
-# build_provider NAME VERSION: pulumi-resource-<p> at the commit of npm release tag v<VERSION>.
-build_provider() {
-  local name="$1" vversion="$2" p="${1#pulumi-resource-}" w="$TC/work/$1-$2"
-  local version="${2#v}"
-  local major="${version%%.*}" hash modpath modver json dir gomod cmddir localrep
-  local wd="$TC/work"
-  # 1. The release tag's commit: the repository root has no go.mod, so the proxy serves it as
-  #    vX.Y.Z+incompatible, with the tag's commit in .Origin.Hash.
-  if ! hash="$(cd "$wd" && go list -m -f '{{with .Origin}}{{.Hash}}{{end}}' \
-        "github.com/pulumi/pulumi-$p@v$version+incompatible" 2>"$wd/$p.err")" || [ -z "$hash" ]; then
-    log "$p: the proxy does not serve github.com/pulumi/pulumi-$p@v$version+incompatible, so the" \
-        "commit of tag v$version is unknown: $(tr '\n' ' ' <"$wd/$p.err" | cut -c1-300)"
+build_traefik() {
+  local name="$1" version="$2" w="$TC/work/$1-$2" json gomod dir info ext="" out refused
+  local ldflags="-X github.com/traefik/traefik/v3/pkg/version.Version=${2#v}" codename built
+  json="$(mod_download "github.com/traefik/traefik/v3@$version")" || exit $?
+  gomod="$(json_field GoMod <<<"$json")"; dir="$(json_field Dir <<<"$json")"
+  info="$(json_field Info <<<"$json")"
+  # v3.7 replaces github.com/traefik/traefik/dynamic/ext with ./pkg/config/dynamic/ext, a nested
+  # module the module zip leaves out. Upstream it holds two empty structs (ext.HTTP, ext.Router:
+  # extension points for other builds), so the wrapper brings its own as ./ext.
+  out="$(replaces_of "$gomod" local)"
+  if [ -n "$out" ]; then
+    if [ "$(awk '{print $1}' <<<"$out")" != github.com/traefik/traefik/dynamic/ext ]; then
+      log "traefik $version replaces modules with local paths no Go module carries: $(tr '\n' ';' <<<"$out")"
+      exit 3
+    fi
+    ext="github.com/traefik/traefik/dynamic/ext => ./ext"
+  fi
+  write_wrapper "$w" traefik "github.com/traefik/traefik/v3 $version" "$(replaces_of "$gomod")
+$ext"
+  if [ -n "$ext" ]; then
+    mkdir -p "$w/ext"
+    printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo %s\n' "$GO_LOCAL" >"$w/ext/go.mod"
+    printf 'package ext\n\n// HTTP extends dynamic.HTTPConfiguration.\ntype HTTP struct{}\n\n// Router extends dynamic.Router.\ntype Router struct{}\n' >"$w/ext/ext.go"
+  fi
+  # Its exclude directives too (one avoids an ambiguous tencentcloud import); they only count
+  # in the main module.
+  awk '/^exclude[ \t]*\(/ {b = 1; next} b && /^\)/ {b = 0; next}
+       b && NF {print "exclude " $1 " " $2; next} /^exclude[ \t]+[^( \t]/ {print}' "$gomod" >>"$w/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' github.com/traefik/traefik/v3/cmd/traefik >"$w/tools.go"
+  # Every package first: module versions the proxy refuses make the part unavailable, not failed.
+  out="$(cd "$w" && go list -mod=mod -e -deps -f '{{with .Error}}{{.Err}}{{end}}' \
+    github.com/traefik/traefik/v3/cmd/traefik 2>&1)" || true
+  refused="$(grep -E '403 Forbidden|404 Not Found|not available' <<<"$out" |
+    grep -oE '[A-Za-z0-9._~/-]+@v[0-9][^ :]*: (reading|verifying)' | sed 's/: .*//' | sort -u | tr '\n' ' ' || true)"
+  if [ -n "$refused" ]; then
+    log "traefik $version needs module versions the proxy does not serve: $refused"
     exit 3
   fi
-  # 2. The provider module (untagged subdirectory) at that commit -> pseudo-version.
-  modpath="github.com/pulumi/pulumi-$p/provider/v$major"
-  if ! modver="$(cd "$wd" && go list -m -f '{{.Version}}' "$modpath@$hash" 2>"$wd/$p.err")" || [ -z "$modver" ]; then
-    log "$p: tag v$version is commit $hash, but the proxy refuses $modpath@$hash:" \
-        "$(tr '\n' ' ' <"$wd/$p.err" | cut -c1-300)"
-    exit 3
-  fi
-  log "$p: $modpath@$modver"
-  json="$(mod_download "$modpath@$modver")" || exit $?
-  dir="$(json_field Dir <<<"$json")"; gomod="$(json_field GoMod <<<"$json")"
-  localrep="$(replaces_of "$gomod" local | grep -v "pulumi-$p/sdk" || true)"
-  if [ -n "$localrep" ]; then
-    log "$p: $modpath replaces modules with local paths no Go module carries: $(tr '\n' ';' <<<"$localrep")"
-    exit 3
-  fi
-  # 3. Wrapper: the provider's own cmd/pulumi-resource-<p> package files, its committed schema
-  #    with the version set (embedded as schema-embed.json), and the version ldflag.
-  cmddir="$dir/cmd/pulumi-resource-$p"
-  if [ ! -f "$cmddir/main.go" ] || [ ! -f "$cmddir/schema.json" ]; then
-    log "$p: no cmd/pulumi-resource-$p/{main.go,schema.json} in $modpath"; exit 1
-  fi
-  write_wrapper "$w" "$p" "$modpath $modver" "$(replaces_of "$gomod")"
-  find "$cmddir" -maxdepth 1 -name '*.go' ! -name '*_test.go' ! -name 'generate.go' -exec cp {} "$w/" \;
-  find "$cmddir" -maxdepth 1 -name '*.json' ! -name 'schema.json' -exec cp {} "$w/" \;
-  chmod u+w "$w"/*
-  python3 - "$cmddir/schema.json" "$w/schema-embed.json" "$version" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["version"] = sys.argv[3]
-json.dump(s, open(sys.argv[2], "w"), separators=(",", ":"))
-PY
-  (cd "$w" && go build -mod=mod -ldflags "-s -w -X $modpath/pkg/version.Version=$version" -o "$w/$name" .) >&2
-  verify_provider "$p" "$version" "$w/$name"
-  finish "$name" "$vversion" "$w/$name"
+  # As the release binaries print them: version without the v, the release codename, and as the
+  # build date the release commit's time (reproducible).
+  codename="$(sed -n 's/^ *CODENAME: *\([A-Za-z0-9_-]*\).*/\1/p' "$dir/.github/workflows/release.yaml" 2>/dev/null | head -n1)"
+  [ -z "$codename" ] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.Codename=$codename"
+  built="$(json_field Time <"$info")"
+  [ -z "$built" ] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$built"
+  go_build "$w" github.com/traefik/traefik/v3/cmd/traefik "$w/$name" "$ldflags"
+  out="$("$w/$name" version 2>&1 || true)"
+  grep -Eq "^Version: +${version#v}\$" <<<"$out" || { log "traefik version says: $out"; exit 1; }
+  finish "$name" "$version" "$w/$name"
 }
 
-# verify_provider P VERSION BIN: install BIN with the CLI into a throwaway PULUMI_HOME.
-verify_provider() {
-  local p="$1" version="$2" bin="$3" cli="$BIN/pulumi" home
-  [ -x "$cli" ] || { log "$p: no pulumi CLI in $BIN to verify with; skipping plugin check"; return 0; }
-  home="$(mktemp -d)"
-  PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin install resource "$p" "$version" --file "$bin" >&2
-  PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin ls 2>&1 | grep -E "^$p +resource +$version" >&2 \
-    || { rm -rf "$home"; log "$p: plugin does not list after install"; return 1; }
-  rm -rf "$home"
+# install_plugins: the resource plugins for the SDK versions package.json pins (see the header).
+install_plugins() {
+  local cli="$BIN/pulumi" p version file sum dest bin have
+  [ -x "$cli" ] || { log "plugins: no pulumi CLI in $BIN (build the cli part first)"; return 1; }
+  [ -d "$PROVIDERS_DIR" ] || { log "plugins: no provider directory at $PROVIDERS_DIR (set MQTT_EDGE_PROVIDERS)"; return 1; }
+  for p in docker random cloudflare; do
+    version="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"].get("@pulumi/"+sys.argv[2],""))' "$REPO/package.json" "$p")"
+    [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "plugins: package.json must pin @pulumi/$p to an exact version (has '$version')"; return 1; }
+    sum="${PLUGIN_SHA256[$p-$version]:-}"
+    [ -n "$sum" ] || { log "plugins: no checksum for $p $version in scripts/toolchain.sh (known: ${!PLUGIN_SHA256[*]})"; return 1; }
+    dest="$TC/pulumi-resource-$p-$version"
+    bin="$dest/pulumi-resource-$p"
+    if ! { [ -f "$dest/.complete" ] && [ -x "$bin" ]; }; then
+      file="$PROVIDERS_DIR/pulumi-resource-$p-$version.xz"
+      [ -f "$file" ] || { log "plugins: $file is missing"; return 1; }
+      rm -rf "$dest"; mkdir -p "$dest"
+      xz -dc "$file" >"$bin.tmp"
+      have="$(sha256sum "$bin.tmp" | cut -d' ' -f1)"
+      [ "$have" = "$sum" ] || { rm -f "$bin.tmp"; log "plugins: $file decompresses to sha256 $have, expected $sum"; return 1; }
+      chmod 0755 "$bin.tmp"; mv "$bin.tmp" "$bin"
+      printf '%s %s %s\n' "$p" "$version" "$sum" >"$dest/.complete"
+    fi
+    # Installed already at this version from this binary: nothing to do.
+    if PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin ls 2>/dev/null | grep -Eq "^$p +resource +$version( |$)" &&
+       cmp -s "$bin" "${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$p-v$version/pulumi-resource-$p"; then
+      log "plugin $p $version installed"
+      continue
+    fi
+    PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin install resource "$p" "$version" --file "$bin" --reinstall >&2
+    log "plugin $p $version installed from $file"
+  done
 }
 
 # ---- main ---------------------------------------------------------------------------------
 t_all=$(date +%s)
 want cli         && run_part cli         pulumi                 "v$PULUMI_VERSION"          build_cli
 want nodejs      && run_part nodejs      pulumi-language-nodejs "v$NODEJS_HOST_SDK_VERSION" build_nodejs
-for p in docker random cloudflare; do
-  want "$p"      && run_part "$p"        "pulumi-resource-$p"   "v${PROVIDER_VERSION[$p]}"  build_provider
-done
 want cloudflared && run_part cloudflared cloudflared            "$CLOUDFLARED_VERSION"      build_cloudflared
+want traefik     && run_part traefik     traefik                "$TRAEFIK_VERSION"          build_traefik
+if want plugins; then
+  # Plugins from earlier versions of this script sat on PATH; a plugin on PATH wins over the
+  # installed one whatever version is asked for, so none may stay there.
+  rm -f "$BIN"/pulumi-resource-*
+  install_plugins || failed+=(plugins)
+fi
 log "done in $(( $(date +%s) - t_all )) s; binaries in $BIN"
 
 status=0
 if [ ${#unavailable[@]} -gt 0 ]; then
   log "not obtainable from the Go module proxy: ${unavailable[*]}"
-  # Fatal only for parts the caller named with --only.
-  [ "$explicit" -eq 1 ] && status=1
+  status=1
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   log "failed: ${failed[*]}"
