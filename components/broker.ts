@@ -21,6 +21,8 @@ import {
 
 /** uid/gid of the `mosquitto` user in the eclipse-mosquitto image. */
 export const MOSQUITTO_UID = 1883;
+/** Memory of the one-shot container that hands the broker's files to mosquitto. */
+const WRITER_MEMORY_MB = 32;
 
 /** Healthy once the WebSocket listener (what cloudflared proxies to) accepts connections. */
 function healthcheck(websocketPort: number) {
@@ -150,56 +152,68 @@ export class MqttBroker extends pulumi.ComponentResource {
     hasUsers: boolean,
     dataVolume: docker.Volume | undefined,
   ): pulumi.Output<string> {
-    // The Docker provider extracts uploads at `/`, which the engine refuses for a container with a
-    // read-only root filesystem (even when the files land in a volume). So the rendered files are
-    // uploaded into a config volume through a writer container that is created but never started
-    // (no process, no network), and the broker mounts that volume read-only.
+    // How the rendered files reach a read-only broker as uid 1883, mode 0600, with the pinned
+    // provider (@pulumi/docker 5.0.0, kreuzwerker v4.2.0):
+    // - it writes each upload as a tar entry with no owner and extracts it at `/`, so the daemon
+    //   makes it root:root (uploads[].owner/group exist only from @pulumi/docker 5.2.0, which no
+    //   released plugin serves here), and it refuses to extract into a read-only root filesystem;
+    // - so the files are uploaded into a config volume through a one-shot container, created
+    //   with the uploads, then started once to run `chown 1883:1883` on them and exit. It runs as
+    //   root with CAP_CHOWN alone, no network and no writable mount but that volume; the provider
+    //   waits for it to exit (`attach`), and the broker mounts the volume read-only.
+    // The files are never world-readable: 0600 (passwords, ACL) and 0640 (config) from the start.
     const configVolume = new docker.Volume(
       `${name}-config`,
       { name: `${args.physicalName}-mosquitto-config`, labels },
       { parent: this },
     );
-    const owner = String(MOSQUITTO_UID);
     const uploads: docker.types.input.ContainerUpload[] = [
-      {
-        file: MOSQUITTO_PATHS.config,
-        content: this.mosquittoConf,
-        owner,
-        group: owner,
-        permissions: "0640",
-      },
-      {
-        file: MOSQUITTO_PATHS.acl,
-        content: this.aclFile,
-        owner,
-        group: owner,
-        permissions: "0600",
-      },
+      { file: MOSQUITTO_PATHS.config, content: this.mosquittoConf, permissions: "0640" },
+      { file: MOSQUITTO_PATHS.acl, content: this.aclFile, permissions: "0600" },
     ];
     if (hasUsers) {
       uploads.push({
         file: MOSQUITTO_PATHS.passwords,
         content: this.passwordFile,
-        owner,
-        group: owner,
         permissions: "0600",
       });
     }
 
+    const owner = `${MOSQUITTO_UID}:${MOSQUITTO_UID}`;
     const writer = new docker.Container(
       `${name}-config-writer`,
       {
         name: `${args.physicalName}-mosquitto-config-writer`,
         image: args.image,
-        start: false,
-        mustRun: false,
+        entrypoints: ["chown", owner, ...uploads.map((u) => u.file as string)],
+        user: "0:0",
+        capabilities: { drops: ["ALL"], adds: ["CAP_CHOWN"] },
+        securityOpts: SECURITY_OPTS,
         networkMode: "none",
+        memory: WRITER_MEMORY_MB,
+        memorySwap: WRITER_MEMORY_MB,
+        restart: "no",
+        // Run once, to completion; an exited container is its expected state.
+        attach: true,
+        logs: true,
+        mustRun: false,
         mounts: [{ target: "/mosquitto/config", type: "volume", source: configVolume.name }],
         uploads,
         labels,
       },
       { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["uploads"] },
     );
+    // The provider does not look at the exit code: a failed chown must stop the deploy here,
+    // not as an unhealthy broker a minute later.
+    const writerDone = pulumi.all([writer.exitCode, writer.containerLogs]).apply(([code, logs]) => {
+      if (code !== undefined && code !== 0) {
+        throw new pulumi.ResourceError(
+          `${args.physicalName}-mosquitto-config-writer exited with ${code}: ${(logs ?? "").trim()}`,
+          this,
+        );
+      }
+      return code;
+    });
     // Mosquitto reads its files at start: a new file set must start a new broker. The label is a
     // hash of the files (the password file holds only salted hashes), so a change replaces it.
     const filesHash = pulumi
@@ -224,6 +238,30 @@ export class MqttBroker extends pulumi.ComponentResource {
       });
     }
 
+    // Docker publishes no port of a container that sits on internal networks only. A published
+    // listener therefore needs a bridge network of its own; it has no NAT out (masquerading
+    // off), so the broker still gets no working route to the internet, and no other container
+    // joins it.
+    const networks: docker.types.input.ContainerNetworksAdvanced[] = [
+      { name: args.network, aliases: [alias] },
+    ];
+    if (ports.length > 0) {
+      const publishNetwork = new docker.Network(
+        `${name}-publish`,
+        {
+          name: `${args.physicalName}-publish`,
+          driver: "bridge",
+          options: {
+            "com.docker.network.bridge.enable_ip_masquerade": "false",
+            "com.docker.network.bridge.enable_icc": "false",
+          },
+          labels,
+        },
+        { parent: this, deleteBeforeReplace: true },
+      );
+      networks.push({ name: publishNetwork.name });
+    }
+
     const mounts: docker.types.input.ContainerMount[] = [
       { target: "/mosquitto/config", type: "volume", source: configVolume.name, readOnly: true },
     ];
@@ -240,10 +278,13 @@ export class MqttBroker extends pulumi.ComponentResource {
         capabilities: { drops: ["ALL"] },
         securityOpts: SECURITY_OPTS,
         memory: args.memoryMb,
+        // The daemon sets memory+swap to twice the limit when none is given, and the provider
+        // then reports a diff on every preview: equal to `memory` means no swap, and no diff.
+        memorySwap: args.memoryMb,
         restart: RESTART,
         logDriver: "json-file",
         logOpts: { ...LOG_OPTS },
-        networksAdvanced: [{ name: args.network, aliases: [alias] }],
+        networksAdvanced: networks,
         ports,
         mounts,
         healthcheck: healthcheck(args.websocketPort),
@@ -253,14 +294,18 @@ export class MqttBroker extends pulumi.ComponentResource {
         // kills mosquitto and loses what changed since the last autosave.
         destroyGraceSeconds: 10,
         labels: pulumi
-          .output(filesHash)
-          .apply((hash) => [...labels, { label: "dev.mqtt-edge.config-hash", value: hash }]),
+          .all([filesHash, writerDone])
+          .apply(([hash]) => [...labels, { label: "dev.mqtt-edge.config-hash", value: hash }]),
       },
       {
         parent: this,
         // Fixed name and, with persistence, one data directory: the old broker must be gone first.
         deleteBeforeReplace: true,
         dependsOn: [writer],
+        // New files mean a new writer (uploads are replace-only), and mosquitto reads its files
+        // at start only. This tells preview too: the hash label below is unknown there whenever
+        // a password is new, and an unknown label list does not show as a change.
+        replaceWith: [writer],
       },
     );
     return container.name;

@@ -41,6 +41,12 @@ export interface TunnelConnectorArgs {
   readonly swarm?: SwarmPlacement;
   /** More networks to join (swarm: the proxy network, for HTTP hostnames). */
   readonly extraNetworks?: pulumi.Input<string>[];
+  /**
+   * Resources whose replacement changes the token (the tunnel, its secret): the containers are
+   * replaced with them, which preview shows before the new token is known. Not for swarm: the
+   * service rolls over to a new token secret instead.
+   */
+  readonly replaceWith?: pulumi.Resource[];
 }
 
 /** Ready means connected to Cloudflare's edge (`tunnel ready` asks the metrics server). */
@@ -125,6 +131,8 @@ export class TunnelConnector extends pulumi.ComponentResource {
           capabilities: { drops: ["ALL"] },
           securityOpts: SECURITY_OPTS,
           memory: args.memoryMb ?? 128,
+          // Equal to `memory`: no swap, and no perpetual diff (see the broker).
+          memorySwap: args.memoryMb ?? 128,
           restart: RESTART,
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
@@ -134,7 +142,12 @@ export class TunnelConnector extends pulumi.ComponentResource {
           wait: false,
           labels: labelList({ ...args.labels, "dev.mqtt-edge.replica": String(i) }),
         },
-        { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["envs"] },
+        {
+          parent: this,
+          deleteBeforeReplace: true,
+          additionalSecretOutputs: ["envs"],
+          replaceWith: args.replaceWith,
+        },
       );
       names.push(container.name);
     }

@@ -189,6 +189,7 @@ export class EdgeHost extends pulumi.ComponentResource {
           labels,
           swarm: swarm ? { constraints: [], endpointMode: swarm.endpointMode } : undefined,
           extraNetworks: this.swarmProxy ? [this.swarmProxy.network] : undefined,
+          replaceWith: this.tunnel && !swarm ? [this.tunnel.secret, this.tunnel.tunnel] : undefined,
         },
         { ...child, dependsOn },
       );

@@ -3,6 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { buildIngress } from "./render";
 
+/** Characters of the generated tunnel secret (alphanumeric, so ~5.95 bits each). */
+const TUNNEL_SECRET_LENGTH = 48;
+
 export interface TunnelHostname {
   hostname: string;
   /** Zone the CNAME record goes into. */
@@ -20,7 +23,7 @@ export interface CloudflareTunnelArgs {
   /** Public HTTP hostnames routed to `httpService` (the swarm proxy). */
   readonly httpHostnames?: TunnelHostname[];
   readonly httpService?: string;
-  /** Changing it generates a new tunnel secret (a new tunnel, a new token). Default "1". */
+  /** Changing it generates a new tunnel secret (set in place: a new token). Default "1". */
   readonly secretVersion?: string;
   /** Require a Cloudflare Access service token on the MQTT hostnames. Default false. */
   readonly access?: boolean;
@@ -40,6 +43,9 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   public readonly token: pulumi.Output<string>;
   /** `<tunnel id>.cfargotunnel.com`, what the DNS records point at. */
   public readonly cname: pulumi.Output<string>;
+  /** The tunnel secret: connectors are replaced whenever it is (their token changes). */
+  public readonly secret: random.RandomPassword;
+  public readonly tunnel: cloudflare.ZeroTrustTunnelCloudflared;
   /** The resource the connectors must wait for: routes exist before they connect. */
   public readonly config: cloudflare.ZeroTrustTunnelCloudflaredConfig;
   public readonly dnsRecords: cloudflare.DnsRecord[];
@@ -53,23 +59,27 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("a managed tunnel needs at least one hostname", this);
     }
     const version = args.secretVersion ?? "1";
-    const secret = new random.RandomBytes(
+    // A RandomPassword, not a RandomBytes: random 4.21's RandomBytes uses its base64 value as the
+    // resource id, and ids are stored (and shown) in plain text. The tunnel secret is the bytes
+    // of 48 random alphanumerics (~285 bits), base64-encoded as the API wants (>= 32 bytes).
+    this.secret = new random.RandomPassword(
       `${name}-secret`,
-      { length: 32, keepers: { version } },
+      { length: TUNNEL_SECRET_LENGTH, special: false, keepers: { version } },
       { parent: this },
     );
     const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
       `${name}-tunnel`,
       {
         accountId: args.accountId,
-        // The version is in the name: a rotated tunnel is created before the old one is deleted,
-        // and Cloudflare refuses two live tunnels with one name.
+        // The version is in the name so the dashboard tells which secret a tunnel runs with.
+        // A new secret is set in place (same tunnel id and DNS records, a new token).
         name: `${args.physicalName}-v${version}`,
         configSrc: "cloudflare",
-        tunnelSecret: secret.base64,
+        tunnelSecret: this.secret.result.apply((s) => Buffer.from(s, "utf8").toString("base64")),
       },
       { parent: this, protect: args.protect, additionalSecretOutputs: ["tunnelSecret"] },
     );
+    this.tunnel = tunnel;
     this.tunnelId = tunnel.id;
     this.cname = pulumi.interpolate`${tunnel.id}.cfargotunnel.com`;
 
@@ -102,11 +112,13 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         ),
     );
 
-    // The provider returns the token as plain text (pulumi-terraform-bridge#1051).
+    // The provider returns the token as plain text (pulumi-terraform-bridge#1051). dependsOn:
+    // the token is read after the tunnel's secret is set (its id alone does not change on
+    // rotation), and a preview that changes the tunnel shows the token as unknown.
     this.token = pulumi.secret(
       cloudflare.getZeroTrustTunnelCloudflaredTokenOutput(
         { accountId: args.accountId, tunnelId: tunnel.id },
-        { parent: this },
+        { parent: this, dependsOn: [tunnel] },
       ).token,
     );
 

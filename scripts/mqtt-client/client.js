@@ -39,19 +39,39 @@ function parse(argv) {
       return rest[++i];
     };
     switch (k) {
-      case "--url": o.url = v(); break;
-      case "--user": o.user = v(); break;
-      case "--topic": o.topic = v(); break;
-      case "--message": o.message = v(); break;
-      case "--qos": o.qos = Number(v()); break;
-      case "--timeout": o.timeout = Number(v()); break;
-      case "--client-id": o.clientId = v(); break;
-      case "--retain": o.retain = true; break;
-      case "--no-publish": o.noPublish = true; break;
-      case "--pass": case "--password":
+      case "--url":
+        o.url = v();
+        break;
+      case "--user":
+        o.user = v();
+        break;
+      case "--topic":
+        o.topic = v();
+        break;
+      case "--message":
+        o.message = v();
+        break;
+      case "--qos":
+        o.qos = Number(v());
+        break;
+      case "--timeout":
+        o.timeout = Number(v());
+        break;
+      case "--client-id":
+        o.clientId = v();
+        break;
+      case "--retain":
+        o.retain = true;
+        break;
+      case "--no-publish":
+        o.noPublish = true;
+        break;
+      case "--pass":
+      case "--password":
         fail("usage", "passwords are read from the MQTT_PASSWORD environment variable, not argv");
         break;
-      default: fail("usage", `unknown argument ${k}`);
+      default:
+        fail("usage", `unknown argument ${k}`);
     }
   }
   if (!["pubsub", "connect"].includes(o.cmd)) fail("usage", "command must be pubsub or connect");
@@ -68,7 +88,8 @@ function classify(err) {
   const code = err && err.code;
   // CONNACK: MQTT 3.1.1 codes 4 (bad user name or password) and 5 (not authorized);
   // MQTT 5 reason codes 0x86/0x87.
-  if ([4, 5, 134, 135].includes(code)) return ["auth", `broker refused the connection: ${err.message}`];
+  if ([4, 5, 134, 135].includes(code))
+    return ["auth", `broker refused the connection: ${err.message}`];
   if (typeof code === "number") return ["connect", `broker refused the connection: ${err.message}`];
   return ["connect", `${code ? code + " " : ""}${err && err.message ? err.message : String(err)}`];
 }
@@ -81,19 +102,29 @@ function main() {
     password: process.env.MQTT_PASSWORD,
     clientId: o.clientId || `e2e-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     protocolVersion: 4,
-    reconnectPeriod: 0,               // one attempt: report, do not retry
+    reconnectPeriod: 0, // one attempt: report, do not retry
     connectTimeout: o.timeout * 1000,
     clean: true,
   });
   let connected = false;
   const timer = setTimeout(() => {
-    fail("timeout", `${connected ? "no message back on " + o.topic : "no CONNACK from " + o.url} after ${o.timeout} s` +
-      (connected ? " (publish denied by ACL?)" : ""));
+    fail(
+      "timeout",
+      `${connected ? "no message back on " + o.topic : "no CONNACK from " + o.url} after ${o.timeout} s` +
+        (connected ? " (publish denied by ACL?)" : ""),
+    );
   }, o.timeout * 1000);
 
-  client.on("error", (err) => { const [k, m] = classify(err); fail(k, m); });
-  client.on("close", () => { if (!connected) fail("connect", `connection to ${o.url} closed before CONNACK`); });
-  client.on("offline", () => { if (connected) fail("connect", "connection lost"); });
+  client.on("error", (err) => {
+    const [k, m] = classify(err);
+    fail(k, m);
+  });
+  client.on("close", () => {
+    if (!connected) fail("connect", `connection to ${o.url} closed before CONNACK`);
+  });
+  client.on("offline", () => {
+    if (connected) fail("connect", "connection lost");
+  });
 
   client.on("connect", () => {
     connected = true;
@@ -105,7 +136,10 @@ function main() {
     client.on("message", (topic, payload) => {
       if (topic !== o.topic || payload.toString() !== o.message) return;
       clearTimeout(timer);
-      succeed(`OK ${topic} ${payload.length} bytes round trip in ${Date.now() - started} ms\n`, client);
+      succeed(
+        `OK ${topic} ${payload.length} bytes round trip in ${Date.now() - started} ms\n`,
+        client,
+      );
     });
     client.subscribe(o.topic, { qos: o.qos }, (err, granted) => {
       if (err) return fail("other", `subscribe failed: ${err.message}`);

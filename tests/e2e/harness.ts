@@ -6,8 +6,8 @@
  * plugins (scripts/toolchain.sh), `docker` with DOCKER_HOST pointing at an engine
  * (scripts/engine.sh), the local images (scripts/images.sh) and `cloudflared`.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -31,41 +31,57 @@ export function which(bin: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-export const PROVIDER_PLUGINS = [
-  "pulumi-resource-docker",
-  "pulumi-resource-random",
-  "pulumi-resource-cloudflare",
-];
-
-/**
- * Why `pulumi up` cannot run here, or undefined when it can. The provider plugins are the one
- * part that cannot be built on machines whose Go module proxy refuses the provider modules
- * (scripts/toolchain.sh reports it); suites that deploy are skipped with this reason, loudly.
- */
-/** The provider plugins `pulumi up` needs that are not on PATH. */
-export function missingProviderPlugins(): string[] {
-  return PROVIDER_PLUGINS.filter((b) => !which(b));
+/** The provider plugins `pulumi up` needs: name -> the exact version package.json pins. */
+export function pinnedPlugins(): Record<string, string> {
+  const deps = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies;
+  return Object.fromEntries(
+    ["docker", "random", "cloudflare"].map((name) => [name, deps[`@pulumi/${name}`] as string]),
+  );
 }
 
-export function deploySkipReason(): string | undefined {
-  const missing = missingProviderPlugins();
-  if (missing.length === 0) return undefined;
-  const reason =
-    `SKIPPED: pulumi up needs the provider plugins ${missing.join(", ")}, which are not on PATH ` +
-    "(scripts/toolchain.sh could not build them: the Go module proxy refuses the provider modules)";
-  process.stderr.write(`\n${"!".repeat(100)}\n${reason}\n${"!".repeat(100)}\n\n`);
-  return reason;
+/**
+ * The pinned provider plugins that the Pulumi CLI does not have installed at exactly their
+ * version, as "name version". scripts/toolchain.sh installs them from ../shared/providers.
+ */
+export function missingProviderPlugins(): string[] {
+  const r = spawnSync("pulumi", ["plugin", "ls", "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+  });
+  const installed: { name: string; kind: string; version: string }[] =
+    r.status === 0 ? JSON.parse(r.stdout || "[]") : [];
+  return Object.entries(pinnedPlugins())
+    .filter(
+      ([name, version]) =>
+        !installed.some((p) => p.kind === "resource" && p.name === name && p.version === version),
+    )
+    .map(([name, version]) => `${name} ${version}`);
+}
+
+/** A plugin on PATH is used whatever version the SDK asks for: none may be there. */
+export function pluginsOnPath(): string[] {
+  return ["docker", "random", "cloudflare"]
+    .map((n) => which(`pulumi-resource-${n}`))
+    .filter((p): p is string => p !== undefined);
 }
 
 /** Fails loudly, naming what is missing and how to get it. */
 export function requireTools(): { cloudflaredImage: string; cloudflared: string } {
   const missing: string[] = [];
-  for (const bin of ["pulumi", "pulumi-language-nodejs", ...PROVIDER_PLUGINS, "cloudflared"]) {
+  for (const bin of ["pulumi", "pulumi-language-nodejs", "cloudflared"]) {
     if (!which(bin)) missing.push(`${bin} (eval "$(bash scripts/toolchain.sh)")`);
+  }
+  if (missing.length === 0) {
+    for (const p of missingProviderPlugins()) {
+      missing.push(`provider plugin ${p} (bash scripts/toolchain.sh --only cli,plugins)`);
+    }
+  }
+  for (const p of pluginsOnPath()) {
+    missing.push(`no ${p} on PATH: it would be used whatever version the SDK asks for`);
   }
   if (!which("docker")) missing.push("docker (apt-get install docker.io)");
   if (missing.length) {
-    throw new Error(`end-to-end tests need tools that are not on PATH:\n  ${missing.join("\n  ")}`);
+    throw new Error(`end-to-end tests need tools that are missing:\n  ${missing.join("\n  ")}`);
   }
   const info = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
     encoding: "utf8",
@@ -284,25 +300,43 @@ export class E2EStack {
     }
   }
 
+  /**
+   * Runs the pulumi CLI on this stack without blocking the event loop: the fake Cloudflare API
+   * lives in this process and must keep answering the provider while the CLI runs.
+   */
+  async cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+    const child = spawn("pulumi", [...args, "--stack", this.name, "--non-interactive"], {
+      cwd: this.dir,
+      env: { ...process.env, ...this.envVars },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const status = await new Promise<number>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => resolve(code ?? -1));
+    });
+    const r = {
+      status,
+      stdout: Buffer.concat(out).toString(),
+      stderr: Buffer.concat(err).toString(),
+    };
+    this.printed.push(`--- pulumi ${args.join(" ")}\n${r.stdout}${r.stderr}`);
+    return r;
+  }
+
   /** `pulumi preview --json`: every step with its operation, for blast-radius checks. */
-  async previewSteps(): Promise<{ op: string; urn: string; type: string }[]> {
-    const r = spawnSync(
-      "pulumi",
-      ["preview", "--json", "--stack", this.name, "--non-interactive"],
-      {
-        cwd: this.dir,
-        env: { ...process.env, ...this.envVars },
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    this.printed.push(`--- preview --json\n${r.stdout}${r.stderr}`);
+  async previewSteps(): Promise<{ op: string; urn: string; type: string; diffs: string[] }[]> {
+    const r = await this.cli(["preview", "--json"]);
     if (r.status !== 0)
       throw new Error(`pulumi preview --json failed:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
     const doc = JSON.parse(r.stdout) as {
       steps?: {
         op: string;
         urn: string;
+        diffs?: string[];
         newState?: { type: string };
         oldState?: { type: string };
       }[];
@@ -311,6 +345,7 @@ export class E2EStack {
       op: s.op,
       urn: s.urn,
       type: s.newState?.type ?? s.oldState?.type ?? "",
+      diffs: s.diffs ?? [],
     }));
   }
 
@@ -325,8 +360,20 @@ export class E2EStack {
     }
   }
 
-  async exportState(): Promise<string> {
-    return JSON.stringify(await this.stack.exportStack());
+  /**
+   * The state as a user or an attacker with the backend would see it: `pulumi stack export`
+   * without --show-secrets (Automation API's exportStack passes that flag, which decrypts every
+   * secret), and the checkpoint file at rest in the file backend.
+   */
+  async exportState(): Promise<{ exported: string; atRest: string }> {
+    const r = await this.cli(["stack", "export"]);
+    if (r.status !== 0) throw new Error(`pulumi stack export failed:\n${r.stderr}`);
+    const stacksDir = join(this.dir, "state", ".pulumi", "stacks");
+    const atRest = readdirSync(stacksDir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(`${this.name}.json`))
+      .map((f) => readFileSync(join(stacksDir, f), "utf8"))
+      .join("\n");
+    return { exported: r.stdout, atRest };
   }
 
   async outputs(): Promise<Record<string, { value: any; secret: boolean }>> {

@@ -500,7 +500,11 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
   ],
   [
     "swarm names over Docker's limit",
-    { ...base, hosts: [{ name: "edge-with-a-long-name", hostname: "a.example.com" }], swarm: { enabled: true } },
+    {
+      ...base,
+      hosts: [{ name: "edge-with-a-long-name", hostname: "a.example.com" }],
+      swarm: { enabled: true },
+    },
     [],
     "mqtt-edge:swarm",
     /too long: "mqtt-edge-test-edge-with-a-long-name" is 36 characters, at most 34/,

@@ -43,7 +43,11 @@ describe("fleet of Docker hosts", () => {
       assert.equal(per(T.tunnel), n);
       assert.equal(per(T.tunnelConfig), n);
       assert.equal(per(T.dns), n);
-      assert.equal(per(T.password), 1, "credentials are shared by the fleet");
+      const mqttPasswords = rec
+        .ofType(T.password)
+        .filter((r) => r.name.startsWith("mqtt-password-"));
+      assert.equal(mqttPasswords.length, 1, "credentials are shared by the fleet");
+      assert.equal(per(T.password), 1 + n, "and each tunnel has a secret of its own");
       const tokenCalls = rec.calls.filter((c) =>
         c.token.endsWith("getZeroTrustTunnelCloudflaredToken"),
       );

@@ -38,8 +38,8 @@ describe("managed mode graph", () => {
     assert.equal(count(rec, T.tunnel), 1);
     assert.equal(count(rec, T.tunnelConfig), 1);
     assert.equal(count(rec, T.dns), 1);
-    assert.equal(count(rec, T.password), 2, "one per MQTT user");
-    assert.equal(count(rec, T.bytes), 1, "the tunnel secret");
+    assert.equal(count(rec, T.password), 3, "one per MQTT user, and the tunnel secret");
+    assert.equal(count(rec, T.bytes), 0, "RandomBytes would store the secret as its id");
     assert.equal(count(rec, T.accessApp), 0, "Access is opt-in");
 
     const host = rec.ofType(T.edgeHost)[0];
@@ -64,19 +64,25 @@ describe("managed mode graph", () => {
       );
     }
     const tunnelComponent = rec.ofType(T.tunnelComponent)[0];
-    for (const type of [T.tunnel, T.tunnelConfig, T.dns, T.bytes]) {
-      assert.equal(parentOf(rec, rec.ofType(type)[0])?.urn, tunnelComponent.urn);
+    for (const r of [
+      rec.byName("local-tunnel-secret"),
+      ...[T.tunnel, T.tunnelConfig, T.dns].map((t) => rec.ofType(t)[0]),
+    ]) {
+      assert.equal(parentOf(rec, r)?.urn, tunnelComponent.urn);
     }
   });
 
-  test("the tunnel is remotely managed with a 32-byte base64 secret", async () => {
+  test("the tunnel is remotely managed with a base64 secret of at least 32 bytes", async () => {
     const { rec } = await runProgram(managedConfig());
-    const secret = rec.ofType(T.bytes)[0];
-    assert.equal(secret.inputs.length, 32);
+    const secret = rec.byName("local-tunnel-secret");
+    assert.equal(secret.type, T.password);
+    assert.deepEqual(secret.inputs, { length: 48, special: false, keepers: { version: "1" } });
     const tunnel = rec.ofType(T.tunnel)[0];
     assert.equal(tunnel.inputs.configSrc, "cloudflare");
     assert.equal(tunnel.inputs.accountId, FAKE_ACCOUNT);
-    assert.equal(Buffer.from(tunnel.inputs.tunnelSecret, "base64").length, 32);
+    const bytes = Buffer.from(tunnel.inputs.tunnelSecret, "base64");
+    assert.equal(bytes.toString("utf8"), "pw-local-tunnel-secret-xxxxxxxxxxxxxxxxxxxxxxxx");
+    assert.ok(tunnel.secretInputs.has("tunnelSecret"));
     assert.ok(tunnel.dependencies.includes(secret.urn));
   });
 
@@ -207,13 +213,14 @@ describe("other modes", () => {
 describe("hardening", () => {
   test("every container is locked down", async () => {
     const { rec } = await runProgram(managedConfig());
-    const running = rec.ofType(T.container).filter((c) => c.inputs.start !== false);
+    const running = rec.ofType(T.container).filter((c) => !c.name.endsWith("-config-writer"));
     assert.equal(running.length, 3);
     for (const c of running) {
       assert.equal(c.inputs.readOnly, true, `${c.name} readOnly`);
       assert.deepEqual(c.inputs.capabilities, { drops: ["ALL"] }, `${c.name} capabilities`);
       assert.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"]);
       assert.ok(c.inputs.memory > 0, `${c.name} memory limit`);
+      assert.equal(c.inputs.memorySwap, c.inputs.memory, `${c.name} no swap (and no diff)`);
       assert.equal(c.inputs.restart, "unless-stopped");
       assert.equal(c.inputs.logDriver, "json-file");
       assert.deepEqual(c.inputs.logOpts, { "max-size": "10m", "max-file": "3" });
@@ -250,18 +257,34 @@ describe("hardening", () => {
     ]);
   });
 
-  test("the config writer is never started and has no network", async () => {
+  test("the config writer only hands the files to mosquitto, once, with CAP_CHOWN alone", async () => {
     const { rec } = await runProgram(managedConfig());
     const writer = rec.byName("local-broker-config-writer");
-    assert.equal(writer.inputs.start, false);
-    assert.equal(writer.inputs.mustRun, false);
+    assert.equal(writer.inputs.start, undefined, "started once");
+    assert.equal(writer.inputs.attach, true, "the provider waits for it to exit");
+    assert.equal(writer.inputs.mustRun, false, "exited is its expected state");
+    assert.equal(writer.inputs.restart, "no");
     assert.equal(writer.inputs.networkMode, "none");
-    assert.equal(writer.inputs.command, undefined);
+    assert.deepEqual(writer.inputs.entrypoints, [
+      "chown",
+      "1883:1883",
+      "/mosquitto/config/mosquitto.conf",
+      "/mosquitto/config/acl",
+      "/mosquitto/config/passwd",
+    ]);
+    assert.deepEqual(writer.inputs.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN"] });
+    assert.deepEqual(writer.inputs.securityOpts, ["no-new-privileges:true"]);
+    assert.equal(writer.inputs.memorySwap, writer.inputs.memory);
     assert.deepEqual(writer.inputs.mounts, [
-      { target: "/mosquitto/config", type: "volume", source: "mqtt-edge-dev-local-mosquitto-config" },
+      {
+        target: "/mosquitto/config",
+        type: "volume",
+        source: "mqtt-edge-dev-local-mosquitto-config",
+      },
     ]);
     const broker = rec.byName("local-broker-mosquitto");
     assert.ok(broker.dependencies.includes(writer.urn), "the broker starts after the files are in");
+    assert.deepEqual(broker.replaceWith, [writer.urn], "new files, new broker (preview shows it)");
     assert.equal(broker.inputs.uploads, undefined, "nothing is uploaded into the read-only broker");
     assert.deepEqual(broker.inputs.mounts[0], {
       target: "/mosquitto/config",
@@ -275,7 +298,10 @@ describe("hardening", () => {
   test("a change to the rendered files changes the broker's config-hash label", async () => {
     const hash = async (config: Record<string, unknown>) => {
       const { rec } = await runProgram(config);
-      const labels = rec.byName("local-broker-mosquitto").inputs.labels as { label: string; value: string }[];
+      const labels = rec.byName("local-broker-mosquitto").inputs.labels as {
+        label: string;
+        value: string;
+      }[];
       return labels.find((l) => l.label === "dev.mqtt-edge.config-hash")?.value;
     };
     const base = managedConfig();
@@ -287,7 +313,7 @@ describe("hardening", () => {
     assert.notEqual(await hash(changed), a);
   });
 
-  test("rendered files are uploaded owned by mosquitto, the password file as a secret", async () => {
+  test("rendered files are uploaded never world-readable, the password file as a secret", async () => {
     const { rec } = await runProgram(managedConfig());
     const broker = rec.byName("local-broker-config-writer");
     const uploads = broker.inputs.uploads as {
@@ -301,8 +327,12 @@ describe("hardening", () => {
       "/mosquitto/config/mosquitto.conf",
       "/mosquitto/config/passwd",
     ]);
-    for (const u of uploads) assert.equal(u.owner, "1883");
-    assert.equal(uploads.find((u) => u.file.endsWith("passwd"))!.permissions, "0600");
+    assert.deepEqual(Object.fromEntries(uploads.map((u) => [u.file, u.permissions])), {
+      "/mosquitto/config/mosquitto.conf": "0640",
+      "/mosquitto/config/acl": "0600",
+      "/mosquitto/config/passwd": "0600",
+    });
+    for (const u of uploads) assert.equal(u.owner, undefined, "not in @pulumi/docker 5.0.0");
     assert.ok(broker.secretInputs.has("uploads"));
     assert.ok(broker.additionalSecretOutputs.includes("uploads"));
     const passwd = uploads.find((u) => u.file.endsWith("passwd"))!.content;

@@ -28,6 +28,8 @@ export interface Registration {
   protect: boolean;
   deleteBeforeReplace: boolean;
   additionalSecretOutputs: string[];
+  /** URNs whose replacement replaces this resource too. */
+  replaceWith: string[];
 }
 
 export interface Call {
@@ -205,6 +207,7 @@ export async function runProgram(
         protect: req.getProtect?.() ?? false,
         deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
         additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+        replaceWith: req.getReplaceWithList?.() ?? [],
       });
       pending--;
       cb(err, resp);
