@@ -231,6 +231,44 @@ EOF
   build_image "mqtt-edge-e2e/cloudflared:$ver" "$ctx"
 }
 
+# ---- mqtt-edge-e2e/traefik --------------------------------------------------------------------
+# Traefik v3 itself (toolchain.sh builds it from the Go module proxy), in place of traefik:v3:
+# the same entrypoint (arguments are traefik flags) and ports, root like the official image
+# (the swarm service drops every capability but NET_BIND_SERVICE).
+build_traefik() {
+  if [[ ! -x $traefik_bin ]]; then
+    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    log "!!! SKIPPING mqtt-edge-e2e/traefik: no executable at $traefik_bin"
+    log "!!! build it first (bash scripts/toolchain.sh --only traefik), or pass --traefik PATH"
+    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    return 0
+  fi
+  ensure_debs ca-certificates
+  local ver ctx r
+  # "Version:      3.7.9" (first line of `traefik version`) -> 3.7.9
+  ver=$("$traefik_bin" version 2>&1 | sed -n 's/^Version: *\([^ ]*\).*/\1/p' | head -n1)
+  [[ -n $ver ]] || die "cannot read the version from '$traefik_bin version'"
+  ver=${ver#v}
+  ctx=$stage/traefik; r=$ctx/rootfs
+  rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
+  add_file "$r" "$traefik_bin" /usr/local/bin/traefik   # static (CGO_ENABLED=0); libraries if not
+  chmod 0755 "$r/usr/local/bin/traefik"
+  add_ca_certs "$r"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+  mkdir -p "$r/root" && chmod 0700 "$r/root"
+  cat >"$ctx/build/Dockerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.title="traefik $ver (e2e stand-in for traefik:v$ver)" \\
+      org.opencontainers.image.version="$ver"
+EXPOSE 80 443 8080
+ENTRYPOINT ["traefik"]
+EOF
+  build_image "mqtt-edge-e2e/traefik:v$ver" "$ctx"
+}
+
 # ---- mqtt-edge-e2e/socket-proxy ---------------------------------------------------------------
 # The Docker API through HAProxy, in place of tecnativa/docker-socket-proxy and with its
 # environment (the SwarmProxy component sets SERVICES TASKS NETWORKS NODES EVENTS INFO VERSION=1,
@@ -458,6 +496,7 @@ EOF
 mkdir -p "$stage"
 if wanted mosquitto; then build_mosquitto; fi
 if wanted cloudflared; then build_cloudflared; fi
+if wanted traefik; then build_traefik; fi
 if wanted socket-proxy; then build_socket_proxy; fi
 if wanted mqtt-client; then build_mqtt_client; fi
 if wanted dockerflow-standin; then build_dockerflow_standin; fi
