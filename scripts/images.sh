@@ -381,6 +381,8 @@ build_socket_proxy() {
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
   # Root like tecnativa's image: it opens the bind-mounted socket (root:docker 0660).
+  # -W (master-worker, as in the official haproxy image): a plain -db haproxy as PID 1 ignores
+  # SIGTERM, so `docker stop` waited 10 s and killed it; the master stops at once.
   cat >"$ctx/build/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
@@ -388,7 +390,7 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LABEL org.opencontainers.image.title="haproxy $(deb_version haproxy) Docker API socket proxy (e2e stand-in for tecnativa/docker-socket-proxy)" \\
       org.opencontainers.image.version="$ver"
 EXPOSE 2375
-ENTRYPOINT ["haproxy", "-db", "-f", "$cfg"]
+ENTRYPOINT ["haproxy", "-W", "-db", "-f", "$cfg"]
 EOF
   tag="mqtt-edge-e2e/socket-proxy:$ver"
   build_image "$tag" "$ctx"
