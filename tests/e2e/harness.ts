@@ -474,3 +474,53 @@ export function dockerGateway(network: string): string {
   );
   return n[0].IPAM.Config[0].Gateway;
 }
+
+export interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `docker ...` without blocking the event loop (HTTP servers in this process keep answering). */
+export function dockerAsync(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn("docker", args, {
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` every `everyMs` until it returns a value, or throws naming `what` after
+ * `timeoutMs`: a bounded wait for a condition, never a fixed sleep.
+ */
+export async function until<V>(
+  what: string,
+  timeoutMs: number,
+  check: () => V | undefined | false | Promise<V | undefined | false>,
+  everyMs = 500,
+): Promise<V> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

@@ -4,7 +4,7 @@
  * and stored, the blast radius of two changes, and a destroy that leaves nothing.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,13 +20,22 @@ import {
   assertNoSecrets,
   connectorToken,
   docker,
+  dockerAsync,
+  dockerGateway,
   dockerJson,
   leftovers,
   mqttClient,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
+  until,
 } from "./harness";
+
+/** GET argv[1] and print the body; exit 0 ok, 3 error (e.g. ENETUNREACH), 5 timeout. */
+const HTTP_GET = `require("http").get(process.argv[1], { timeout: 4000 }, (r) => {
+  let b = ""; r.on("data", (d) => (b += d)); r.on("end", () => { process.stdout.write(b); process.exit(0); });
+}).on("error", (e) => { console.error(e.code || e.message); process.exit(3); })
+  .on("timeout", () => { console.error("timeout"); process.exit(5); });`;
 
 const STACK = "e2emanaged";
 const PREFIX = `mqtt-edge-${STACK}-local`;
@@ -120,6 +129,123 @@ describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     assert.equal(outputs.tunnelToken.secret, true);
     assert.equal(outputs.tunnelId.value, tunnel.id);
     assert.equal(outputs.websocketUrl.value, "wss://mqtt-e2e.example.com");
+  });
+
+  test("the broker is hardened as declared, its files owned by mosquitto and unreadable by others", () => {
+    const c = dockerJson("inspect", `${PREFIX}-mosquitto`)[0];
+    assert.ok(
+      (c.HostConfig.SecurityOpt ?? []).includes("no-new-privileges:true"),
+      JSON.stringify(c.HostConfig.SecurityOpt),
+    );
+    assert.equal(c.HostConfig.Memory, 256 * 1024 * 1024);
+    assert.equal(c.HostConfig.MemorySwap, 256 * 1024 * 1024, "no swap");
+    assert.deepEqual(c.HostConfig.LogConfig, {
+      Type: "json-file",
+      Config: { "max-file": "3", "max-size": "10m" },
+    });
+    assert.equal(c.HostConfig.RestartPolicy.Name, "unless-stopped");
+    assert.deepEqual(Object.keys(c.NetworkSettings.Networks), [BROKER_NET], "internal only");
+    assert.ok(c.NetworkSettings.Networks[BROKER_NET].Aliases.includes("mosquitto"));
+
+    const ls = docker("exec", `${PREFIX}-mosquitto`, "ls", "-ln", "/mosquitto/config");
+    const files: Record<string, { mode: string; uid: string; gid: string }> = {};
+    for (const line of ls.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 9 && f[0].startsWith("-")) files[f[8]] = { mode: f[0], uid: f[2], gid: f[3] };
+    }
+    assert.deepEqual(
+      files,
+      {
+        "mosquitto.conf": { mode: "-rw-r-----", uid: "1883", gid: "1883" },
+        acl: { mode: "-rw-------", uid: "1883", gid: "1883" },
+        passwd: { mode: "-rw-------", uid: "1883", gid: "1883" },
+      },
+      ls,
+    );
+    const writer = dockerJson("inspect", `${PREFIX}-mosquitto-config-writer`)[0];
+    assert.equal(writer.State.Status, "exited");
+    assert.equal(writer.State.ExitCode, 0);
+    assert.deepEqual(writer.HostConfig.CapAdd, ["CAP_CHOWN"]);
+    assert.equal(writer.HostConfig.NetworkMode, "none");
+    // mosquitto logs to stderr, which reaches docker logs unbuffered.
+    const logs = spawnSync("docker", ["logs", `${PREFIX}-mosquitto`], { encoding: "utf8" });
+    assert.match(logs.stderr, /mosquitto version \S+ running/);
+    assert.match(logs.stderr, /Opening websockets listen socket on port 9001/);
+  });
+
+  test("the broker network has no route out; the connectors' egress network has", async () => {
+    // A web server on the default bridge publishes a port on every host address; both probes
+    // ask for it at the bridge's gateway. From the egress network the request is forwarded (so
+    // the probe can succeed); from the internal broker network it must not get through.
+    const web = `${PREFIX}-probe-web`;
+    docker(
+      "run",
+      "-d",
+      "--name",
+      web,
+      "--label",
+      `dev.mqtt-edge.probe=${STACK}`,
+      "-p",
+      "8080",
+      IMAGES.client,
+      "node",
+      "-e",
+      'require("http").createServer((q, s) => s.end("probe-ok")).listen(8080)',
+    );
+    try {
+      const port = /:(\d+)$/m.exec(docker("port", web, "8080/tcp"))?.[1];
+      assert.ok(port, "the probe publishes no port");
+      const url = `http://${dockerGateway("bridge")}:${port}/`;
+      const probe = (net: string) =>
+        dockerAsync(["run", "--rm", "--network", net, IMAGES.client, "node", "-e", HTTP_GET, url]);
+      const fromEgress = await until("the probe web server", 30_000, async () => {
+        const r = await probe(`${PREFIX}-egress`);
+        return r.status === 0 ? r : undefined;
+      });
+      assert.equal(fromEgress.stdout, "probe-ok");
+      const fromBroker = await probe(BROKER_NET);
+      assert.notEqual(fromBroker.status, 0, `a container on the broker network reached ${url}`);
+    } finally {
+      spawnSync("docker", ["rm", "-f", web], { stdio: "ignore" });
+    }
+  });
+
+  test("connectors: hardened, on both networks, the origin answers from their namespace", async () => {
+    for (const i of [1, 2]) {
+      const c = dockerJson("inspect", `${PREFIX}-cloudflared-${i}`)[0];
+      assert.deepEqual(
+        Object.keys(c.NetworkSettings.Networks).sort(),
+        [BROKER_NET, `${PREFIX}-egress`].sort(),
+      );
+      assert.equal(c.HostConfig.ReadonlyRootfs, true);
+      assert.equal(c.Config.User, "65532:65532");
+      assert.deepEqual(c.HostConfig.CapDrop, ["ALL"]);
+      assert.equal(c.HostConfig.MemorySwap, c.HostConfig.Memory, "no swap");
+      assert.ok(!/--token\b/.test(JSON.stringify([c.Path, c.Args])), "no --token argument");
+    }
+    const r = mqttClient(
+      `container:${PREFIX}-cloudflared-1`,
+      pubsubArgs({ user: "tester", topic: "e2e/via-connector", message: "x" }),
+      passwords.tester,
+    );
+    assert.equal(r.status, 0, r.output);
+    // No edge here: cloudflared keeps retrying, and its healthcheck (interval 15 s) runs and
+    // reports not ready, rather than failing to run at all.
+    for (const i of [1, 2]) {
+      const name = `${PREFIX}-cloudflared-${i}`;
+      const h = await until(`a health check of ${name}`, 60_000, async () => {
+        const x = dockerJson("inspect", name)[0].State.Health;
+        return x?.Log?.length ? x : undefined;
+      });
+      assert.ok(["starting", "unhealthy"].includes(h.Status), `${name}: ${h.Status}`);
+      const last = h.Log.at(-1);
+      assert.notEqual(last.ExitCode, 0);
+      assert.doesNotMatch(last.Output, /executable file not found|no such file|OCI runtime/i);
+      assert.match(last.Output, /ready|503/, last.Output);
+      const c = dockerJson("inspect", name)[0];
+      assert.equal(c.State.Running, true, `${name}: ${c.State.Error}`);
+      assert.equal(c.RestartCount, 0, `${name} restarted`);
+    }
   });
 
   test("the token inside each connector is the fake tunnel's account, id and secret", () => {

@@ -119,6 +119,41 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
       outputs.mqttCredentials.value.tester,
     );
     assert.equal(tcp.status, 0, tcp.output);
+
+    // Without persistence a replaced broker starts empty: a retained message is gone.
+    const retained = mqttClient(
+      "mqtt-edge-e2enone-local-broker",
+      pubsubArgs({ user: "tester", topic: "e2e/r", message: "gone", flags: ["--retain"] }),
+      outputs.mqttCredentials.value.tester,
+    );
+    assert.equal(retained.status, 0, retained.output);
+    await stack.configure({
+      tunnel: { mode: "none" },
+      broker: {
+        image: IMAGES.mosquitto,
+        users: [...users, { name: "auditor", acl: [{ access: "read", topic: "#" }] }],
+        tcp: { publish: "127.0.0.1:11883" },
+        persistence: false,
+      },
+    });
+    await stack.up();
+    const after = await stack.outputs();
+    assert.equal(
+      after.mqttCredentials.value.tester,
+      outputs.mqttCredentials.value.tester,
+      "existing users keep their password",
+    );
+    const lost = mqttClient(
+      "mqtt-edge-e2enone-local-broker",
+      pubsubArgs({
+        user: "auditor",
+        topic: "e2e/r",
+        message: "gone",
+        flags: ["--no-publish", "--timeout", "5"],
+      }),
+      after.mqttCredentials.value.auditor,
+    );
+    assert.equal(lost.status, 5, `expected no retained message: ${lost.output}`);
     await stack.destroy();
     assert.deepEqual(leftovers("e2enone"), []);
   });
