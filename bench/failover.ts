@@ -4,15 +4,14 @@
  *
  *   eval "$(bash scripts/engine.sh start a)" && bash scripts/images.sh && npm run bench:failover
  *
- * The containers are the program's own declarations (runProgram under mocks, managed mode, two
- * replicas) created by tests/engine/realize.ts, which stands in for the Docker provider plugin
- * (not for Pulumi; the plugin cannot be obtained here). The connectors point at a closed local
+ * The containers are deployed by `pulumi up` of the program (managed mode against the fake
+ * Cloudflare API, two replicas) with the real providers. The connectors point at a closed local
  * edge address, so they run and retry without internet. Each round crashes connector 1 (SIGKILL
  * to its main process, from this machine, which runs the engine) and polls `docker inspect` every
  * 50 ms until it is Running with a new StartedAt; meanwhile connector 2 must keep its StartedAt
  * and RestartCount. Five rounds (BENCH_ROUNDS), min/median/max of the time from the kill to
- * connector 1 running again. Bounded (about 2.5 minutes at most); everything it created is
- * removed at the end, also on failure.
+ * connector 1 running again. Bounded (about 2.5 minutes of rounds); `pulumi destroy` removes
+ * everything at the end, also on failure.
  *
  * Why not `docker kill`: the engine records a kill through its API as a manual stop, and the
  * restart policy (unless-stopped, also always) does not restart the container (Docker 20.10,
@@ -25,15 +24,16 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { runProgram, T, type Registration } from "../tests/unit/harness";
-import { destroy, realize } from "../tests/engine/realize";
 import {
-  managedStack,
-  requireEngine,
+  ACCOUNT,
+  API_TOKEN,
+  E2EStack,
+  IMAGES,
+  dockerJson,
+  requireTools,
   sleep,
-  uniqueStack,
-  withUuidTunnelIds,
-} from "../tests/engine/support";
+  startFakeCloudflare,
+} from "../tests/e2e/harness";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const POLL_MS = 50;
@@ -85,40 +85,38 @@ function crash(name: string, pid: number): void {
 }
 
 async function main(): Promise<void> {
-  const started = Date.now();
-  const { cloudflaredImage } = requireEngine();
-  const stack = uniqueStack("fo");
-  const { rec } = await withUuidTunnelIds(() =>
-    runProgram(managedStack({ cloudflaredImage }, 2), { stack }),
-  );
-  const connectors = rec
-    .ofType(T.container)
-    .filter((r) => r.name.includes("-connector-"))
-    .map((r) => r.inputs.name as string)
-    .sort();
-  if (connectors.length !== 2)
-    throw new Error(`expected 2 connectors, got ${connectors.join(", ")}`);
-  const [victim, sibling] = connectors;
-  const restart = rec.ofType(T.container).find((r) => r.inputs.name === victim)?.inputs.restart;
-  console.log(`stack ${stack}: ${victim} (restart: ${restart}) and ${sibling}; ${ROUNDS} rounds`);
-
+  const tools = requireTools();
+  const { fake, baseUrl } = await startFakeCloudflare();
+  const stack = new E2EStack(`benchfo${Date.now().toString(36).slice(-5)}`);
+  const prefix = `mqtt-edge-${stack.name}-local`;
+  const [victim, sibling] = [1, 2].map((i) => `${prefix}-cloudflared-${i}`);
   const times: number[] = [];
   let apiKill = "not tried";
   try {
-    // Networks and volumes, then the broker, then the connectors (the declared order). The
-    // broker is not needed to measure connector restarts: if it cannot be realized, say why
-    // and measure the connectors alone rather than nothing.
-    const inBroker = (r: Registration) =>
-      r.type === T.container && r.parent.includes(`${T.broker}::`);
-    await realize(rec, { only: (r) => r.type !== T.container });
-    try {
-      await realize(rec, { only: inBroker });
-    } catch (e) {
-      console.log(
-        `WARNING: the broker could not be realized, measuring the connectors alone: ${(e as Error).message}`,
-      );
-    }
-    await realize(rec, { only: (r) => r.type === T.container && !inBroker(r) });
+    await stack.configure(
+      {
+        tunnel: {
+          mode: "managed",
+          accountId: ACCOUNT,
+          zone: "example.com",
+          hostname: "mqtt-failover.example.com",
+          replicas: 2,
+          image: tools.cloudflaredImage,
+          edge: ["127.0.0.1:7844"],
+        },
+        broker: { image: IMAGES.mosquitto, users: [{ name: "sensor", acl: [] }] },
+        "cloudflare:baseUrl": baseUrl,
+      },
+      { "cloudflare:apiToken": API_TOKEN },
+    );
+    const t0 = performance.now();
+    await stack.up();
+    console.log(
+      `stack ${stack.name}: pulumi up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const restart = dockerJson("inspect", victim)[0].HostConfig.RestartPolicy.Name;
+    console.log(`${victim} (restart: ${restart}) and ${sibling}; ${ROUNDS} rounds`);
+    const started = Date.now();
     await sleep(SETTLE_MS);
     const siblingBefore = state(sibling);
     if (!siblingBefore.Running) throw new Error(`${sibling} is not running`);
@@ -168,7 +166,8 @@ async function main(): Promise<void> {
       ? `restarted (RestartCount ${beforeApiKill.RestartCount} -> ${afterApiKill.RestartCount})`
       : `not restarted within 5 s (the engine treats an API kill as a manual stop)`;
   } finally {
-    destroy(rec);
+    await stack.cleanup();
+    await fake.stop();
   }
   if (!times.length) throw new Error("no round completed");
   const sorted = [...times].sort((a, b) => a - b);

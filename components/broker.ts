@@ -5,6 +5,7 @@ import {
   LOG_OPTS,
   RESTART,
   SECURITY_OPTS,
+  CONTAINER_SPEC_DEFAULTS,
   SERVICE_TASK_DEFAULTS,
   contentHash,
   labelList,
@@ -378,6 +379,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         labels,
         taskSpec: {
           containerSpec: {
+            ...CONTAINER_SPEC_DEFAULTS,
             image: args.image,
             user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
             readOnly: true,

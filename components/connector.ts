@@ -5,6 +5,7 @@ import {
   LOG_OPTS,
   RESTART,
   SECURITY_OPTS,
+  CONTAINER_SPEC_DEFAULTS,
   SERVICE_TASK_DEFAULTS,
   labelList,
   swarmSecretFile,
@@ -181,6 +182,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
         labels,
         taskSpec: {
           containerSpec: {
+            ...CONTAINER_SPEC_DEFAULTS,
             image: args.image,
             args: connectorCommand(args.tunnel, args.edge, secrets.length ? TOKEN_FILE : undefined),
             user: `${CLOUDFLARED_UID}:${CLOUDFLARED_UID}`,

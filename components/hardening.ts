@@ -8,9 +8,16 @@ export const SECURITY_OPTS = ["no-new-privileges:true"];
 export const RESTART = "unless-stopped";
 /** The same for swarm tasks: restart on any exit, rotated json-file logs. */
 export const SERVICE_TASK_DEFAULTS = {
-  restartPolicy: { condition: "any", delay: "5s" },
+  // window: what the daemon reports when none is set; left out, every preview shows a diff.
+  restartPolicy: { condition: "any", delay: "5s", window: "0s" },
   logDriver: { name: "json-file", options: { ...LOG_OPTS } },
 };
+
+/**
+ * What every swarm ContainerSpec states although it is empty: the provider plans an unset
+ * `sysctl` as unknown on every preview (a perpetual diff), an empty one as what it is.
+ */
+export const CONTAINER_SPEC_DEFAULTS = { sysctl: {} };
 
 /** Docker labels that tie an object to its stack and host, for `docker ps --filter`. */
 export function stackLabels(project: string, stack: string, host: string): Record<string, string> {

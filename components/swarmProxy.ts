@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { LetsEncryptConfig } from "../config";
-import { SERVICE_TASK_DEFAULTS, labelList } from "./hardening";
+import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS, labelList } from "./hardening";
 
 export interface SwarmProxyImages {
   swarmListener: string;
@@ -133,6 +133,7 @@ export class SwarmProxy extends pulumi.ComponentResource {
           labels: labelList({ ...args.labels, ...spec.labels }),
           taskSpec: {
             containerSpec: {
+              ...CONTAINER_SPEC_DEFAULTS,
               image: spec.image,
               env: spec.env,
               args: spec.args,
@@ -269,6 +270,9 @@ export class SwarmProxy extends pulumi.ComponentResource {
         "--entrypoints.web.address=:80",
         "--entrypoints.websecure.address=:443",
         "--ping=true",
+        // No call home: a frontend on a private network has no business dialling out.
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
       ];
       let mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] | undefined;
       if (acme) {

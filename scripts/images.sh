@@ -18,9 +18,10 @@
 #                                         (same environment: SERVICES=1 ... POST=0)
 #   mqtt-edge-e2e/mqtt-client:1           node 22 + mqtt@5 + /app/client.js
 #   mqtt-edge-e2e/dockerflow-standin:1    node 22 + scripts/standin/standin.js as /app/standin.js:
-#                                         stand-in for docker-flow-proxy, -swarm-listener,
-#                                         docker-flow-letsencrypt and docker-socket-proxy
-#                                         (env ROLE=proxy|swarm-listener|letsencrypt|socket-proxy|demo)
+#                                         stand-in for docker-flow-proxy, -swarm-listener and
+#                                         docker-flow-letsencrypt (env ROLE=proxy|swarm-listener|
+#                                         letsencrypt|demo), which no registry here serves
+#   mqtt-edge-e2e/docker-flow-{proxy,swarm-listener,letsencrypt}:1  the stand-in with ROLE set
 #
 # Each image is `FROM scratch` + one root filesystem tarball staged here (binaries and the
 # shared libraries ldd lists). The sha256 of the build context is stored in the image label
@@ -493,6 +494,21 @@ EXPOSE 80 2375 8080 8000
 ENTRYPOINT ["node", "/app/standin.js"]
 EOF
   build_image "mqtt-edge-e2e/dockerflow-standin:1" "$ctx"
+  # One tag per Docker Flow image, its role baked in: the stack deploys them as the real images
+  # are deployed, with no ROLE of its own in their environment.
+  local role tag base
+  base=$(docker image inspect -f '{{.Id}}' mqtt-edge-e2e/dockerflow-standin:1)
+  for role in proxy swarm-listener letsencrypt; do
+    tag=mqtt-edge-e2e/docker-flow-$role:1
+    ctx=$stage/docker-flow-$role
+    rm -rf "$ctx"; mkdir -p "$ctx/build" "$ctx/rootfs"
+    cat >"$ctx/build/Dockerfile" <<EOF
+FROM mqtt-edge-e2e/dockerflow-standin:1
+LABEL org.mqtt-edge.base="$base"
+ENV ROLE=$role
+EOF
+    build_image "$tag" "$ctx"
+  done
 }
 
 mkdir -p "$stage"

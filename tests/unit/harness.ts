@@ -139,6 +139,7 @@ export const T = {
   volume: "docker:index/volume:Volume",
   service: "docker:index/service:Service",
   secret: "docker:index/secret:Secret",
+  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
   dockerProvider: "pulumi:providers:docker",
   tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
   tunnelConfig:
