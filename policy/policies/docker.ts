@@ -6,6 +6,7 @@ import {
   exposesDockerSocket,
   hasLabel,
   imageProblem,
+  known,
   list,
   subject,
   validateTypes,
@@ -151,11 +152,30 @@ export function dockerNoPrivileged(
 }
 
 /**
+ * Whether Docker labels mark the socket proxy; undefined while they are unknown (during preview,
+ * a label list computed from another resource's outputs is unknown as a whole, as the broker's
+ * config-hash label is on create). Reading it without `known` would turn the whole validation
+ * into the SDK's "can't run during preview" advisory, so no mount would be checked at all.
+ */
+function isSocketProxy(labels: () => unknown): boolean | undefined {
+  return known(() => hasLabel(labels(), SOCKET_PROXY_LABEL.key, SOCKET_PROXY_LABEL.value));
+}
+
+/** The extra sentence for a socket mount whose exemption cannot be checked yet. */
+function unknownLabels(proxy: boolean | undefined): string {
+  return proxy === undefined
+    ? " Its labels are not known during preview, so it cannot be recognised as the socket proxy."
+    : "";
+}
+
+/**
  * No raw Docker socket: a container that can reach /var/run/docker.sock is root on the host.
  * Only the socket proxy may mount it; it is recognised by the label
  * `dev.mqtt-edge.role=socket-proxy` on the Container, or on the Service or its container spec.
  * Looks at Container `volumes[].hostPath` and bind `mounts[].source`, and Service bind
  * `taskSpec.containerSpec.mounts[].source`; a directory above the socket (/var/run, /run) counts.
+ * Labels that are unknown during preview exempt nothing: a socket mount is then refused (the
+ * policy fails closed), and a resource without one passes whatever its labels turn out to be.
  */
 export function dockerNoRawSocket(
   enforcementLevel: EnforcementLevel = DEFAULT_ENFORCEMENT,
@@ -174,12 +194,14 @@ export function dockerNoRawSocket(
     remediationSteps: advice,
     validateResource: [
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
-        if (hasLabel(props.labels, SOCKET_PROXY_LABEL.key, SOCKET_PROXY_LABEL.value)) return;
+        const proxy = isSocketProxy(() => props.labels);
+        if (proxy === true) return;
+        const why = unknownLabels(proxy);
         for (const v of list<{ hostPath?: string }>(props.volumes)) {
           if (v.hostPath && exposesDockerSocket(v.hostPath)) {
             report(
               `${subject(args)} mounts the host path ${v.hostPath} (volumes[].hostPath), ` +
-                `which exposes the Docker socket. ${advice}`,
+                `which exposes the Docker socket.${why} ${advice}`,
             );
           }
         }
@@ -187,24 +209,24 @@ export function dockerNoRawSocket(
           if (m.type === "bind" && m.source && exposesDockerSocket(m.source)) {
             report(
               `${subject(args)} bind-mounts ${m.source} (mounts[].source), ` +
-                `which exposes the Docker socket. ${advice}`,
+                `which exposes the Docker socket.${why} ${advice}`,
             );
           }
         }
       }),
       validateTypes<ServiceProps>([TYPES.service], (props, args, report) => {
         const spec = props.taskSpec?.containerSpec;
-        if (
-          hasLabel(props.labels, SOCKET_PROXY_LABEL.key, SOCKET_PROXY_LABEL.value) ||
-          hasLabel(spec?.labels, SOCKET_PROXY_LABEL.key, SOCKET_PROXY_LABEL.value)
-        ) {
-          return;
-        }
+        const onService = isSocketProxy(() => props.labels);
+        const onSpec = isSocketProxy(() => spec?.labels);
+        if (onService === true || onSpec === true) return;
+        const why = unknownLabels(
+          onService === undefined || onSpec === undefined ? undefined : false,
+        );
         for (const m of list<{ type?: string; source?: string }>(spec?.mounts)) {
           if (m.type === "bind" && m.source && exposesDockerSocket(m.source)) {
             report(
               `${subject(args)} bind-mounts ${m.source} ` +
-                `(taskSpec.containerSpec.mounts[].source), which exposes the Docker socket. ` +
+                `(taskSpec.containerSpec.mounts[].source), which exposes the Docker socket.${why} ` +
                 advice,
             );
           }

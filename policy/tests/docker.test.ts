@@ -202,6 +202,37 @@ describe("docker-no-raw-socket", () => {
     assert.equal(v.length, 1);
   });
 
+  // What the real engine sends in a preview of this program: the broker's label list carries a
+  // config hash computed from another resource's outputs, so it is unknown on create.
+  it("checks the mounts of a container whose labels are unknown during preview", async () => {
+    const broker = {
+      type: TYPE.container,
+      name: "local-broker-mosquitto",
+      props: {
+        image: "eclipse-mosquitto:2.0.22",
+        labels: UNKNOWN_STRING,
+        mounts: [{ type: "volume", source: "mqtt-edge-dev-local-mosquitto-config", target: "/c" }],
+      },
+    };
+    const outcome = await validate(policy, broker);
+    assert.deepEqual(outcome.unknown, [], "no can't-run-during-preview advisory");
+    assert.deepEqual(outcome.violations, []);
+
+    const socket = { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" };
+    for (const labels of [
+      UNKNOWN_STRING,
+      [UNKNOWN_STRING],
+      [{ label: "a", value: "b" }, UNKNOWN_STRING],
+    ]) {
+      const v = await violations(policy, {
+        ...broker,
+        props: { ...broker.props, labels, mounts: [socket] },
+      });
+      assert.equal(v.length, 1, JSON.stringify(labels));
+      assert.match(v[0], /labels are not known during preview/);
+    }
+  });
+
   it("refuses a swarm service binding the socket, exempts the labelled proxy", async () => {
     const svc = (labels: unknown[], specLabels: unknown[] = []) => ({
       type: TYPE.service,
@@ -224,5 +255,10 @@ describe("docker-no-raw-socket", () => {
     assert.match(v[0], /docker\.Service "swarm-listener" bind-mounts \/var\/run\/docker\.sock/);
     assert.deepEqual(await violations(policy, svc([proxyLabel])), []);
     assert.deepEqual(await violations(policy, svc([], [proxyLabel])), []);
+    // Known on either level is enough; unknown on both refuses the socket.
+    assert.deepEqual(await violations(policy, svc(UNKNOWN_STRING as never, [proxyLabel])), []);
+    const unknown = await violations(policy, svc([], UNKNOWN_STRING as never));
+    assert.equal(unknown.length, 1);
+    assert.match(unknown[0], /labels are not known during preview/);
   });
 });
