@@ -34,6 +34,19 @@ export type Props = Record<string, unknown>;
 
 type Validation<P> = (props: P, args: ResourceValidationArgs, report: ReportViolation) => void;
 
+/** A validation for some resource types; `byType` combines several into one. */
+export interface TypedValidation extends ResourceValidation {
+  readonly types: readonly string[];
+  /** The validation itself, without the type check. */
+  readonly run: (args: ResourceValidationArgs, report: ReportViolation) => void;
+}
+
+function notApplicableUnless(types: readonly string[], args: ResourceValidationArgs): void {
+  if (!types.includes(args.type)) {
+    args.notApplicable(`applies to ${types.map(shortType).join(", ")} only`);
+  }
+}
+
 /**
  * A validation that runs only for the given resource types, like `validateResourceOfType` but
  * keyed by type token. Other types are reported as not applicable.
@@ -41,13 +54,36 @@ type Validation<P> = (props: P, args: ResourceValidationArgs, report: ReportViol
 export function validateTypes<P = Props>(
   types: readonly string[],
   validate: Validation<P>,
-): ResourceValidation {
-  return (args, report) => {
-    if (!types.includes(args.type)) {
-      args.notApplicable(`applies to ${types.map(shortType).join(", ")} only`);
-    }
+): TypedValidation {
+  const run = (args: ResourceValidationArgs, report: ReportViolation) =>
     validate(args.props as P, args, report);
+  const validation = (args: ResourceValidationArgs, report: ReportViolation) => {
+    notApplicableUnless(types, args);
+    run(args, report);
   };
+  return Object.assign(validation, { types, run });
+}
+
+/**
+ * Several type-specific validations as one policy validation: runs the ones for the resource's
+ * type and reports the policy not applicable only when there is none.
+ *
+ * Not an array of validations: the policy SDK runs each entry of an array and records "not
+ * applicable" for the policy as soon as one entry says so, and the engine counts a policy as
+ * passed by a resource only if no entry did. A Container that satisfied docker-images-pinned
+ * would then show it as not applicable (its Service and RemoteImage entries do not apply), and
+ * `pulumi preview` reports no container as having passed any Docker policy.
+ */
+export function byType(...validations: TypedValidation[]): TypedValidation {
+  const types = [...new Set(validations.flatMap((v) => v.types))];
+  const run = (args: ResourceValidationArgs, report: ReportViolation) => {
+    for (const v of validations) if (v.types.includes(args.type)) v.run(args, report);
+  };
+  const validation = (args: ResourceValidationArgs, report: ReportViolation) => {
+    notApplicableUnless(types, args);
+    run(args, report);
+  };
+  return Object.assign(validation, { types, run });
 }
 
 /** `docker:index/container:Container` -> `docker.Container`. */

@@ -3,6 +3,7 @@ import {
   DEFAULT_ENFORCEMENT,
   SOCKET_PROXY_LABEL,
   TYPES,
+  byType,
   exposesDockerSocket,
   hasLabel,
   imageProblem,
@@ -73,7 +74,7 @@ export function dockerImagesPinned(
     remediationSteps:
       "Use name:<version> (eclipse-mosquitto:2.0.22) or name@sha256:<digest>; in mqtt-edge, " +
       "set mqtt-edge:broker.image / mqtt-edge:tunnel.image.",
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         check(props.image, "image", args, report);
       }),
@@ -83,7 +84,7 @@ export function dockerImagesPinned(
       validateTypes<{ name?: string }>([TYPES.remoteImage], (props, args, report) => {
         check(props.name, "name", args, report);
       }),
-    ],
+    ),
   };
 
   function check(
@@ -120,7 +121,7 @@ export function dockerNoPrivileged(
     remediationSteps:
       "Remove privileged: true; drop ALL capabilities and add back only narrow ones " +
       "(e.g. NET_BIND_SERVICE).",
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         if (props.privileged === true) {
           report(
@@ -147,7 +148,7 @@ export function dockerNoPrivileged(
           );
         }
       }),
-    ],
+    ),
   };
 }
 
@@ -192,7 +193,7 @@ export function dockerNoRawSocket(
     enforcementLevel,
     severity: "critical",
     remediationSteps: advice,
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         const proxy = isSocketProxy(() => props.labels);
         if (proxy === true) return;
@@ -232,6 +233,6 @@ export function dockerNoRawSocket(
           }
         }
       }),
-    ],
+    ),
   };
 }

@@ -2,6 +2,7 @@ import type { EnforcementLevel, ResourceValidationPolicy } from "@pulumi/policy"
 import {
   DEFAULT_ENFORCEMENT,
   TYPES,
+  byType,
   imageRepository,
   known,
   list,
@@ -78,7 +79,7 @@ export function mosquittoNoAnonymous(
     enforcementLevel,
     severity: "critical",
     remediationSteps: advice,
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         const image = known(() => props.image);
         if (!isMosquitto(image)) return;
@@ -115,7 +116,7 @@ export function mosquittoNoAnonymous(
           }
         },
       ),
-    ],
+    ),
   };
 }
 
@@ -138,7 +139,7 @@ export function mosquittoPortNotPublic(
     severity: "high",
     remediationSteps:
       'Publish on a single address (mqtt-edge:broker.tcp.publish: "127.0.0.1:1883") or not at all.',
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         for (const p of list<NonNullable<ContainerProps["ports"]>[number]>(props.ports)) {
           if (Number(p.internal) !== MQTT_PORT) continue;
@@ -173,6 +174,6 @@ export function mosquittoPortNotPublic(
           );
         }
       }),
-    ],
+    ),
   };
 }

@@ -1,5 +1,5 @@
 import type { EnforcementLevel, ResourceValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_ENFORCEMENT, TYPES, known, list, subject, validateTypes } from "./common";
+import { DEFAULT_ENFORCEMENT, TYPES, byType, known, list, subject, validateTypes } from "./common";
 
 /**
  * Environment variable names that hold credentials: TUNNEL_TOKEN and anything ending in TOKEN,
@@ -75,7 +75,7 @@ export function secretsMarkedSecret(
     remediationSteps:
       'Wrap the value in pulumi.secret() and add { additionalSecretOutputs: ["envs"] } ' +
       '(or "uploads", "taskSpec") to the resource options.',
-    validateResource: [
+    validateResource: byType(
       validateTypes<ContainerProps>([TYPES.container], (props, args, report) => {
         const secretOutputs = args.opts.additionalSecretOutputs ?? [];
         if (!secretOutputs.includes("envs")) {
@@ -131,6 +131,6 @@ export function secretsMarkedSecret(
           );
         }
       }),
-    ],
+    ),
   };
 }

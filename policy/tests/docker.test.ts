@@ -61,7 +61,25 @@ describe("docker-images-pinned", () => {
   it("does not apply to other resource types", async () => {
     const outcome = await validate(policy, { type: TYPE.network, props: { name: "latest" } });
     assert.deepEqual(outcome.violations, []);
-    assert.equal(outcome.notApplicable.length, 3);
+    assert.deepEqual(outcome.notApplicable, [
+      "applies to docker.Container, docker.Service, docker.RemoteImage only",
+    ]);
+  });
+
+  // The engine counts a policy as passed by a resource only if no validation of it said "not
+  // applicable"; with one entry per type, a Container would never pass a Docker policy.
+  it("applies, as a whole, to each type it checks", async () => {
+    for (const resource of [
+      container("eclipse-mosquitto:2.0.22"),
+      { type: TYPE.service, props: { taskSpec: { containerSpec: { image: "x:1" } } } },
+      { type: TYPE.remoteImage, props: { name: "x:1" } },
+    ]) {
+      assert.deepEqual(await validate(policy, resource), {
+        violations: [],
+        notApplicable: [],
+        unknown: [],
+      });
+    }
   });
 
   it("cannot judge an image that is unknown during preview", async () => {

@@ -63,6 +63,15 @@ async function analyze(
   properties: Record<string, unknown>,
   additionalSecretOutputs: string[] = [],
 ): Promise<Diagnostic[]> {
+  return (await analyzeFully(type, properties, additionalSecretOutputs)).diagnostics;
+}
+
+/** The diagnostics and the names of the policies the pack called not applicable. */
+async function analyzeFully(
+  type: string,
+  properties: Record<string, unknown>,
+  additionalSecretOutputs: string[] = [],
+): Promise<{ diagnostics: Diagnostic[]; notApplicable: string[] }> {
   const opts = new analyzerPb.AnalyzerResourceOptions();
   opts.setAdditionalsecretoutputsList(additionalSecretOutputs);
   const req = new analyzerPb.AnalyzeRequest();
@@ -72,11 +81,14 @@ async function analyze(
   req.setProperties(Struct.fromJavaScript(properties as Record<string, never>));
   req.setOptions(opts);
   const res = await unary<analyzerPb.AnalyzeResponse>((cb) => client.analyze(req, cb));
-  return res.getDiagnosticsList().map((d) => ({
-    policy: d.getPolicyname(),
-    message: d.getMessage(),
-    level: d.getEnforcementlevel(),
-  }));
+  return {
+    diagnostics: res.getDiagnosticsList().map((d) => ({
+      policy: d.getPolicyname(),
+      message: d.getMessage(),
+      level: d.getEnforcementlevel(),
+    })),
+    notApplicable: res.getNotApplicableList().map((n) => n.getPolicyName()),
+  };
 }
 
 describe("the policy pack over the analyzer protocol", () => {
@@ -126,6 +138,21 @@ describe("the policy pack over the analyzer protocol", () => {
       "envs",
     ]);
     assert.deepEqual(good, []);
+  });
+
+  it("applies every Docker policy to a container as a whole", async () => {
+    // The engine counts a policy as passed by a resource unless the pack called it not
+    // applicable there; only the Cloudflare policies are not applicable to a container.
+    const { diagnostics, notApplicable } = await analyzeFully(
+      TYPE.container,
+      { image: "cloudflare/cloudflared:2025.11.1", envs: [secret("TUNNEL_TOKEN=eyJh")] },
+      ["envs"],
+    );
+    assert.deepEqual(diagnostics, []);
+    assert.deepEqual(notApplicable.sort(), [
+      "cloudflare-tunnel-dns-proxied",
+      "cloudflare-tunnel-remotely-managed",
+    ]);
   });
 
   it("hides secretness from validateResource: a secret env without the option is still flagged", async () => {
