@@ -88,9 +88,13 @@ async function main(): Promise<void> {
   try {
     await stack.configure(withApi(base), { "cloudflare:apiToken": API_TOKEN });
     await stack.up();
-    const baseline = await stack.previewSteps();
-    const total = baseline.filter((s) => !s.urn.includes("::pulumi:")).length;
-    const noop = baseline.filter((s) => s.op !== "same");
+    const deployed = JSON.parse((await stack.exportState()).exported).deployment.resources as {
+      custom?: boolean;
+      type: string;
+    }[];
+    // Provider resources only: not the stack, the providers or the components.
+    const total = deployed.filter((r) => r.custom && !r.type.startsWith("pulumi:")).length;
+    const noop = (await stack.previewSteps()).filter((s) => s.op !== "same");
     console.log(
       `baseline: ${total} resources (managed mode, one host, two connectors); a no-op preview plans ${noop.length} changes\n`,
     );
