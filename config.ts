@@ -183,7 +183,9 @@ export function imageProblem(image: string): string | undefined {
   const colon = ref.indexOf(":", lastSlash + 1);
   if (colon < 0) return 'a pinned tag (name:tag), not an untagged image that means "latest"';
   const tag = ref.slice(colon + 1);
-  if (tag === "latest") return 'a pinned tag, not "latest"';
+  // Tags are case-sensitive, but "LATEST" is as much a moving tag as "latest" (and the policy
+  // pack refuses both).
+  if (tag.toLowerCase() === "latest") return 'a pinned tag, not "latest"';
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return "a valid tag";
   return undefined;
 }
@@ -286,7 +288,14 @@ const tunnelSchema = z
     access: z.boolean({ error: "expected true or false" }).default(false),
     secretVersion: z.union([z.string(), z.number()]).transform(String).default("1"),
     edge: z
-      .array(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: "expected host:port" }))
+      // host:port or [v6]:port; never a leading "-", which cloudflared would read as a flag.
+      .array(
+        z
+          .string()
+          .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, {
+            error: "expected host:port",
+          }),
+      )
       .default([]),
     quickService: z.url({ error: "expected a URL" }).optional(),
   })
@@ -404,11 +413,9 @@ const swarmSchema = z.strictObject({
     .prefault({}),
   brokerConstraints: z
     .array(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, {
-          error: 'expected a constraint such as "node.role == manager"',
-        }),
+      z.string().regex(/^[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, {
+        error: 'expected a constraint such as "node.role == manager"',
+      }),
     )
     .default(["node.role == manager"]),
   images: z

@@ -1,19 +1,85 @@
 #!/usr/bin/env bash
-# Deploys the dev stack to the local Docker engine with state in a local file backend: no Pulumi
-# Cloud account and no Cloudflare account needed (dev uses a TryCloudflare quick tunnel).
+# Deploys the dev stack (Pulumi.dev.yaml) to a local Docker engine with state in a local file
+# backend (./.pulumi-state): no Pulumi Cloud account and no Cloudflare account needed (dev runs
+# a TryCloudflare quick tunnel).
+#
+#   bash scripts/dev-up.sh [pulumi up flags...]
+#
+# It brings what it needs, each step only when it is missing:
+# - Node.js 22 (scripts/node.sh) and the npm dependencies;
+# - the Pulumi CLI and language host, built from the Go module proxy, when no `pulumi` is on PATH;
+#   the provider plugins at the versions package.json pins, from ../shared/providers when that
+#   directory exists (otherwise `pulumi` downloads them, which needs the internet);
+# - a Docker engine: DOCKER_HOST or /var/run/docker.sock when one answers, otherwise a private
+#   one (scripts/engine.sh start dev; stop it with `bash scripts/engine.sh stop dev`);
+# - the images the dev stack names: pulled when a registry answers, otherwise built here from
+#   Debian packages and the Go module proxy (scripts/images.sh) and tagged with those names.
+#
+# Environment: PULUMI_CONFIG_PASSPHRASE (default empty: the state holds generated passwords of a
+# local broker; choose one to keep them from anyone who can read .pulumi-state),
+# PULUMI_BACKEND_URL (default file://$PWD/.pulumi-state).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log() { printf 'dev-up: %s\n' "$*" >&2; }
+
+if ! command -v npm >/dev/null 2>&1; then
+  log "no npm: installing Debian's (to fetch Node.js 22 from the npm registry)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 eval "$(bash scripts/node.sh)"
-[ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund --loglevel=error >&2
+
+# ---- Pulumi CLI and plugins ------------------------------------------------------------------
+parts=()
+command -v pulumi >/dev/null 2>&1 || parts+=(cli nodejs)
+[ -d ../shared/providers ] && parts+=(plugins)
+if [ ${#parts[@]} -gt 0 ]; then
+  log "toolchain: ${parts[*]}"
+  eval "$(IFS=,; bash scripts/toolchain.sh --only "${parts[*]}")"
+fi
+
+# ---- Docker engine ---------------------------------------------------------------------------
+if [ -z "${DOCKER_HOST:-}" ] && [ -S /var/run/docker.sock ]; then export DOCKER_HOST=unix:///var/run/docker.sock; fi
+if ! docker info --format '{{.ServerVersion}}' >/dev/null 2>&1; then
+  log "no Docker engine answers at ${DOCKER_HOST:-the default socket}; starting a private one"
+  eval "$(bash scripts/engine.sh start dev)"
+fi
+log "Docker engine at ${DOCKER_HOST:-the default socket}: $(docker info --format 'server {{.ServerVersion}}')"
+
+# ---- the images the dev stack names ----------------------------------------------------------
+image_of() { # KEY: mqtt-edge:<KEY>.image from Pulumi.dev.yaml
+  node -e 'const y=require("yaml");const c=y.parse(require("fs").readFileSync("Pulumi.dev.yaml","utf8")).config;
+    process.stdout.write((c["mqtt-edge:"+process.argv[1]]||{}).image||"")' "$1"
+}
+ensure_image() { # NAME LOCAL_PART: the image NAME, pulled or built locally and tagged NAME
+  local name=$1 part=$2 built
+  [ -n "$name" ] || return 0
+  docker image inspect "$name" >/dev/null 2>&1 && return 0
+  if docker pull -q "$name" >/dev/null 2>&1; then log "pulled $name"; return 0; fi
+  log "cannot pull $name (no registry reachable): building a local $part image and tagging it $name"
+  if [ "$part" = cloudflared ] && [ ! -x "${MQTT_EDGE_CACHE:-$HOME/.cache/mqtt-edge}/toolchain/bin/cloudflared" ]; then
+    bash scripts/toolchain.sh --only cloudflared >/dev/null
+  fi
+  built=$(bash scripts/images.sh --only "$part" | tail -n 1 | cut -d' ' -f1)
+  [ -n "$built" ] || { log "scripts/images.sh built no $part image"; exit 1; }
+  docker tag "$built" "$name"
+  log "WARNING: $name is a local build of $built, not the upstream image"
+}
+ensure_image "$(image_of broker)" mosquitto
+ensure_image "$(image_of tunnel)" cloudflared
+
+# ---- pulumi up -------------------------------------------------------------------------------
 mkdir -p .pulumi-state
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
-# The dev stack holds only generated secrets for a local broker; set your own passphrase to keep
-# them from anyone who can read .pulumi-state.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 pulumi stack select dev 2>/dev/null || pulumi stack init dev
 pulumi up --yes --stack dev "$@"
 pulumi stack output --stack dev
-echo
-echo "MQTT credentials: pulumi stack output --stack dev --show-secrets mqttCredentials"
-echo "Quick tunnel URL: docker logs mqtt-edge-dev-local-cloudflared-1 2>&1 | grep -o 'https://[a-z0-9-]*\.trycloudflare\.com'"
+cat >&2 <<EOF
+
+MQTT credentials:  pulumi stack output --stack dev --show-secrets mqttCredentials
+Quick tunnel URL:  docker logs mqtt-edge-dev-local-cloudflared-1 2>&1 | grep -o 'https://[a-z0-9-]*\.trycloudflare\.com'
+Docker engine:     export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
+Remove it all:     PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi destroy --yes --stack dev
+EOF

@@ -314,7 +314,8 @@ $ext"
 # install_plugins: the resource plugins for the SDK versions package.json pins (see the header).
 install_plugins() {
   local cli="$BIN/pulumi" p version file sum dest bin have
-  [ -x "$cli" ] || { log "plugins: no pulumi CLI in $BIN (build the cli part first)"; return 1; }
+  [ -x "$cli" ] || cli="$(command -v pulumi || true)"
+  [ -n "$cli" ] || { log "plugins: no pulumi CLI in $BIN or on PATH (build the cli part first)"; return 1; }
   [ -d "$PROVIDERS_DIR" ] || { log "plugins: no provider directory at $PROVIDERS_DIR (set MQTT_EDGE_PROVIDERS)"; return 1; }
   for p in docker random cloudflare; do
     version="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"].get("@pulumi/"+sys.argv[2],""))' "$REPO/package.json" "$p")"

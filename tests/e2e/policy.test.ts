@@ -368,20 +368,6 @@ describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () =
 
   // One config per policy that the program accepts and the pack refuses.
 
-  test("docker-images-pinned: a broker image tagged LATEST", async () => {
-    // config.ts refuses ":latest" (mqtt-edge:broker.image: expected a pinned tag, not "latest"),
-    // but compares case-sensitively; the policy does not, and catches ":LATEST".
-    const stack = newStack("polimage");
-    await stack.configure(devWith({ broker: { image: "mqtt-edge-e2e/mosquitto:LATEST" } }));
-    const run = await previewWithPack(stack);
-    assertViolates(
-      run,
-      "docker-images-pinned",
-      ["local-broker-config-writer", "local-broker-mosquitto"],
-      'image "mqtt-edge-e2e/mosquitto:LATEST" uses the moving tag "latest"',
-    );
-  });
-
   test("mosquitto-no-anonymous: allowAnonymous true", async () => {
     const stack = newStack("polanon");
     await stack.configure(devWith({ broker: { allowAnonymous: true } }));
@@ -407,24 +393,13 @@ describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () =
     );
   });
 
-  test("secrets-marked-secret: a tunnel.edge entry that puts --token on the command line", async () => {
-    // tunnel.edge entries only have to match [A-Za-z0-9.:[\]-]+, so "--token" is accepted and
-    // becomes `cloudflared ... --edge --token ...` on the connector's command line.
-    const stack = newStack("polsecret");
-    await stack.configure(devWith({ tunnel: { edge: ["--token"] } }));
-    const run = await previewWithPack(stack);
-    assertViolates(
-      run,
-      "secrets-marked-secret",
-      ["local-connector-1"],
-      "passes --token on its command line",
-    );
-  });
-
-  test("the program itself refuses what would break the other four policies", async () => {
+  test("the program itself refuses what would break the other six policies", async () => {
     // docker-no-privileged, docker-no-raw-socket, cloudflare-tunnel-dns-proxied and
     // cloudflare-tunnel-remotely-managed cannot be violated through this program: no config key
-    // reaches `privileged`, capabilities, mounts, `proxied` or `configSrc`. The program drops all
+    // reaches `privileged`, capabilities, mounts, `proxied` or `configSrc`. docker-images-pinned
+    // and secrets-marked-secret are refused by validation too: a tag "latest" in any case, and
+    // an edge address that is not host:port (such as "--token", which would land on the
+    // connector's command line). The program drops all
     // capabilities (adding back only CAP_CHOWN for the config writer and NET_BIND_SERVICE for
     // swarm proxies with ports), mounts the Docker socket only into the labelled socket proxy
     // (components/swarmProxy.ts), and creates tunnels with configSrc "cloudflare" and proxied
@@ -434,8 +409,14 @@ describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () =
     const stack = newStack("polrefused");
     await stack.configure(
       devWith({
-        tunnel: { proxied: false, configSrc: "local", image: "cloudflare/cloudflared:latest" },
+        tunnel: {
+          proxied: false,
+          configSrc: "local",
+          image: "cloudflare/cloudflared:latest",
+          edge: ["--token"],
+        },
         broker: {
+          image: "mqtt-edge-e2e/mosquitto:LATEST",
           privileged: true,
           capabilities: { adds: ["SYS_ADMIN"] },
           volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }],
@@ -448,6 +429,8 @@ describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () =
       'mqtt-edge:tunnel: Unrecognized keys: "configSrc", "proxied"',
       'mqtt-edge:broker: Unrecognized keys: "capabilities", "privileged", "volumes"',
       'mqtt-edge:tunnel.image: expected a pinned tag, not "latest"',
+      'mqtt-edge:broker.image: expected a pinned tag, not "latest"',
+      'mqtt-edge:tunnel.edge[0]: expected host:port (got "--token")',
     ]) {
       assert.ok(run.output.includes(expected), `missing "${expected}"\n${explain(run)}`);
     }

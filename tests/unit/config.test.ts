@@ -163,6 +163,27 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
     /not "latest"/,
   ],
   [
+    "mosquitto LATEST (any case)",
+    withBroker({ image: "eclipse-mosquitto:LATEST" }),
+    [],
+    "mqtt-edge:broker.image",
+    /not "latest"/,
+  ],
+  [
+    "an edge address that is a flag",
+    withTunnel({ edge: ["--token"] }),
+    [],
+    "mqtt-edge:tunnel.edge[0]",
+    /expected host:port/,
+  ],
+  [
+    "an edge address without a port",
+    withTunnel({ edge: ["198.41.192.7"] }),
+    [],
+    "mqtt-edge:tunnel.edge[0]",
+    /expected host:port/,
+  ],
+  [
     "mosquitto untagged",
     withBroker({ image: "eclipse-mosquitto" }),
     [],

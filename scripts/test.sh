@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh Debian machine, installing what the tests need:
+#
+#   bash scripts/test.sh
+#
+# 1. Debian packages (mosquitto for the broker tests, docker.io for the engines, haproxy for the
+#    socket-proxy image, ...), Node.js 22 from the npm registry, the npm dependencies;
+# 2. typecheck, lint, unit tests under Pulumi mocks, tests against a real Mosquitto, the policy
+#    pack's own tests (`npm test`), and actionlint over the workflows;
+# 3. the Pulumi CLI, its Node.js language host, cloudflared and Traefik built from the Go module
+#    proxy, and the provider plugins from ../shared/providers (scripts/toolchain.sh);
+# 4. two private Docker engines (a: a single-node swarm, b: a second host) and the local images
+#    (scripts/engine.sh, scripts/images.sh);
+# 5. the end-to-end suites (`npm run test:e2e`): `pulumi up` of the program with the real
+#    providers against those engines and a local fake of the Cloudflare API.
+#
+# Output: each suite's TAP stream, then one line `tests: N passed, N failed, N skipped`.
+# Exit status: 0 when every suite passed. Must run as root (dockerd, apt-get).
+# Heavy builds are cached under ${MQTT_EDGE_CACHE:-~/.cache/mqtt-edge}, keyed by version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+log() { printf '\n== %s (+%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
+
+[ "$(id -u)" -eq 0 ] || { echo "scripts/test.sh must run as root (it starts dockerd and installs Debian packages)" >&2; exit 2; }
+
+log "Debian packages"
+need=()
+for pkg in mosquitto mosquitto-clients docker.io busybox-static ca-certificates iptables iproute2 \
+  shellcheck haproxy xz-utils npm; do
+  case $pkg in
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The broker tests start their own mosquitto; the package's service is not wanted.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+
+log "Node.js 22+ and npm dependencies"
+eval "$(bash scripts/node.sh)"
+node --version >&2
+npm ci --no-audit --no-fund --loglevel=error >&2
+npm ci --prefix policy --no-audit --no-fund --loglevel=error >&2
+
+# TAP files of every suite; MQTT_EDGE_TEST_RESULTS names a directory whose *.tap files (e.g. of
+# a run before this one) are counted in the summary too.
+results=${MQTT_EDGE_TEST_RESULTS:-$(mktemp -d)}
+mkdir -p "$results"
+engines_started=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+finish() {
+  local rc=$? pass=0 fail=0 skip=0 f
+  for f in "$results"/*.tap; do
+    [ -e "$f" ] || continue
+    pass=$((pass + $(awk '/^# pass /{s+=$3} END{print s+0}' "$f")))
+    fail=$((fail + $(awk '/^# fail /{s+=$3} END{print s+0}' "$f")))
+    skip=$((skip + $(awk '/^# skipped /{s+=$3} END{print s+0}' "$f")))
+  done
+  for e in $engines_started; do bash scripts/engine.sh stop "$e" >/dev/null 2>&1 || true; done
+  echo
+  echo "tests: $pass passed, $fail failed, $skip skipped"
+  [ "$rc" -ne 0 ] || [ "$fail" -eq 0 ] || rc=1
+  exit "$rc"
+}
+trap finish EXIT
+
+failed=0
+log "npm test (typecheck, lint, unit, broker and policy tests)"
+TEST_REPORTER=tap npm test 2>&1 | tee "$results/unit.tap" || failed=1
+
+log "actionlint (workflows)"
+bash scripts/actionlint.sh || failed=1
+
+log "toolchain: Pulumi CLI, language host, cloudflared, Traefik, provider plugins"
+eval "$(bash scripts/toolchain.sh)"
+pulumi version >&2
+pulumi plugin ls >&2
+
+log "Docker engines (a: single-node swarm, b: a second host) and local images"
+engines_started="a b"
+eval "$(bash scripts/engine.sh start b)"
+bash scripts/images.sh --only mosquitto --only cloudflared --only mqtt-client >&2
+eval "$(bash scripts/engine.sh start a)"
+bash scripts/engine.sh swarm a
+bash scripts/images.sh >&2
+
+log "npm run test:e2e (pulumi up with the real providers, on the engines)"
+TEST_REPORTER=tap npm run test:e2e 2>&1 | tee "$results/e2e.tap" || failed=1
+
+log "done"
+exit "$failed"
