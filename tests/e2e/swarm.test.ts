@@ -430,16 +430,7 @@ describe("swarm object names and the engine's limits", () => {
       const probeName = probe + name.slice(probe.length);
       const args =
         kind === "service"
-          ? [
-              "service",
-              "create",
-              "--detach",
-              "--replicas",
-              "0",
-              "--name",
-              probeName,
-              DEMO_IMAGE,
-            ]
+          ? ["service", "create", "--detach", "--replicas", "0", "--name", probeName, DEMO_IMAGE]
           : [kind, "create", probeName, "-"];
       const res = spawnSync("docker", args, { input: "probe", encoding: "utf8" });
       if (res.status === 0) docker(kind, "rm", probeName);
