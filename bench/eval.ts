@@ -32,6 +32,11 @@ const VARIANTS: Variant[] = [
   },
   { name: "TypeScript via tsx, tuned (as shipped)", args: ["--import", "tsx", source], env: {} },
   { name: "compiled JS, tuned (as shipped)", args: [compiled], env: {} },
+  {
+    name: "SDK floor: same resources, nothing else",
+    args: [join(ROOT, "bin", "bench", "eval-floor.js")],
+    env: {},
+  },
 ];
 
 function median(xs: number[]): number {

@@ -13,6 +13,7 @@ import {
   API_TOKEN,
   E2EStack,
   IMAGES,
+  brokerReady,
   connectorToken,
   dockerJson,
   leftovers,
@@ -36,6 +37,16 @@ function onEngine<T>(engine: "a" | "b", fn: () => T): T {
   process.env.DOCKER_HOST = ENGINES[engine];
   try {
     return fn();
+  } finally {
+    process.env.DOCKER_HOST = previous;
+  }
+}
+
+async function onEngineAsync<T>(engine: "a" | "b", fn: () => Promise<T>): Promise<T> {
+  const previous = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = ENGINES[engine];
+  try {
+    return await fn();
   } finally {
     process.env.DOCKER_HOST = previous;
   }
@@ -84,6 +95,9 @@ describe("a fleet of two hosts on two real engines", { timeout: 20 * 60_000 }, (
     const r = await stack.up();
     assert.equal(r.summary.result, "succeeded");
     passwords = (await stack.outputs()).mqttCredentials.value;
+    for (const h of ["a", "b"] as const) {
+      await onEngineAsync(h, () => brokerReady(`${prefix(h)}-broker`, "sensor", passwords.sensor));
+    }
   });
 
   after(async () => {

@@ -184,6 +184,38 @@ export function mqttClient(network: string, args: string[], password?: string): 
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
+/**
+ * Waits, bounded, until the broker accepts an authenticated MQTT client at `url` (by default its
+ * WebSocket listener, the tunnel's path) from `network`: the one meaning of a ready broker in
+ * these tests. A "healthy" container only says the listener's socket is open.
+ */
+export async function brokerReady(
+  network: string,
+  user: string,
+  password: string,
+  url = BROKER_WS,
+  timeoutMs = 60_000,
+): Promise<void> {
+  let last: ClientResult | undefined;
+  try {
+    await until(
+      `an authenticated MQTT client at ${url} from ${network}`,
+      timeoutMs,
+      () => {
+        last = mqttClient(
+          network,
+          ["connect", "--url", url, "--user", user, "--timeout", "5"],
+          password,
+        );
+        return last.status === 0;
+      },
+      1000,
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last attempt: ${last?.output ?? "none"}`);
+  }
+}
+
 export interface RunLog {
   stdout: string;
 }

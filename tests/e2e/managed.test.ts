@@ -18,6 +18,7 @@ import {
   E2EStack,
   IMAGES,
   assertNoSecrets,
+  brokerReady,
   connectorToken,
   docker,
   dockerAsync,
@@ -125,6 +126,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
 
     const outputs = await stack.outputs();
     passwords = outputs.mqttCredentials.value;
+    await brokerReady(BROKER_NET, "tester", passwords.tester);
     assert.equal(outputs.mqttCredentials.secret, true);
     assert.equal(outputs.tunnelToken.secret, true);
     assert.equal(outputs.tunnelId.value, tunnel.id);
@@ -362,6 +364,7 @@ describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
       ["create mqtt-password-newcomer"],
     );
     await stack.up();
+    await brokerReady(BROKER_NET, "tester", passwords.tester);
     const survived = mqttClient(
       BROKER_NET,
       pubsubArgs({

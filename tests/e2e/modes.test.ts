@@ -9,6 +9,7 @@ import {
   API_TOKEN,
   E2EStack,
   assertNoSecrets,
+  brokerReady,
   connectorToken,
   IMAGES,
   dockerGateway,
@@ -19,6 +20,7 @@ import {
   requireTools,
   startFakeCloudflare,
   startQuickTunnelService,
+  until,
 } from "./harness";
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
@@ -56,6 +58,12 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
       const summary = outputs.hosts.value[0];
       assert.equal(summary.mode, "quick");
       assert.deepEqual(summary.websocketUrls, ["ws://127.0.0.1:19001"]);
+      await brokerReady(
+        "host",
+        "tester",
+        outputs.mqttCredentials.value.tester,
+        "ws://127.0.0.1:19001",
+      );
       const client = mqttClient(
         "host",
         pubsubArgs({
@@ -68,9 +76,7 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
       );
       assert.equal(client.status, 0, client.output);
       // cloudflared asked the quick-tunnel service for credentials (it retries until it gets them).
-      for (let i = 0; i < 30 && quick.requests === 0; i++)
-        await new Promise((r) => setTimeout(r, 1000));
-      assert.ok(quick.requests >= 1, "the connector requested a quick tunnel");
+      await until("the connector's request for a quick tunnel", 30_000, () => quick.requests > 0);
       const second = await stack.preview();
       assert.deepEqual(
         Object.entries(second.changeSummary).filter(([op, n]) => op !== "same" && n > 0),
@@ -107,6 +113,11 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
     assert.equal(writer.State.Status, "exited");
     assert.equal(writer.State.ExitCode, 0);
     const outputs = await stack.outputs();
+    await brokerReady(
+      "mqtt-edge-e2enone-local-broker",
+      "tester",
+      outputs.mqttCredentials.value.tester,
+    );
     const client = mqttClient(
       "mqtt-edge-e2enone-local-broker",
       pubsubArgs({ user: "tester", topic: "e2e/n", message: "none" }),
@@ -138,6 +149,11 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
     });
     await stack.up();
     const after = await stack.outputs();
+    await brokerReady(
+      "mqtt-edge-e2enone-local-broker",
+      "auditor",
+      after.mqttCredentials.value.auditor,
+    );
     assert.equal(
       after.mqttCredentials.value.tester,
       outputs.mqttCredentials.value.tester,

@@ -28,6 +28,7 @@ import {
   E2EStack,
   IMAGES,
   assertNoSecrets,
+  brokerReady,
   docker,
   dockerAsync,
   dockerJson,
@@ -187,6 +188,7 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
       const outputs = await stack.outputs();
       passwords = outputs.mqttCredentials.value;
       token = outputs.tunnelToken.value;
+      await brokerReady(`${PREFIX}-broker`, "sensor", passwords.sensor);
     });
 
     after(async () => {

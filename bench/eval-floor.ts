@@ -1,0 +1,113 @@
+/**
+ * The SDK's floor for bench/eval.ts: a minimal program that registers, per host, the same custom
+ * resources of the same types as the real program (a Docker provider, two networks, two volumes,
+ * four containers, a tunnel secret, a tunnel, its config, a DNS record, one password for the
+ * stack, the token invoke) and as many empty components, under the same minimal mocks, with
+ * constant inputs: no config parsing, no rendering, no outputs combined. Prints the same JSON line as bench/eval-one.ts.
+ */
+import "../tuning";
+import * as cloudflare from "@pulumi/cloudflare";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+const TOKEN =
+  "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? "1");
+  let registered = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered++;
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, result: "p".repeat(32), base64: "AQ==" },
+        };
+      },
+      call: (args) => {
+        if (args.token === TOKEN) return { token: "dG9rZW4=" };
+        if (args.token === "cloudflare:index/getZone:getZone") return { id: "zone-id" };
+        throw new Error(`unexpected call ${args.token}`);
+      },
+    },
+    "mqtt-edge",
+    "bench",
+  );
+  const started = process.hrtime.bigint();
+  const accountId = "0123456789abcdef0123456789abcdef";
+  const zoneId = cloudflare.getZoneOutput({ filter: { name: "example.com" } }).id;
+  const password = new random.RandomPassword("password", { length: 32, special: false });
+  const done: pulumi.Output<unknown>[] = [password.result];
+  for (let i = 1; i <= n; i++) {
+    const h = `edge-${i}`;
+    // As many components as the program has per host (EdgeHost, PrivateNetwork, MqttBroker,
+    // CloudflareTunnel, TunnelConnector), empty.
+    for (const k of ["host", "net", "broker", "tunnel", "connector"]) {
+      new pulumi.ComponentResource(`floor:index:${k}`, `${h}-${k}`);
+    }
+    const provider = new docker.Provider(`${h}-docker`, { host: `ssh://deploy@${h}.internal` });
+    const o = { provider };
+    const nets = ["broker", "egress"].map((k) => new docker.Network(`${h}-${k}`, { name: k }, o));
+    const vols = ["config", "data"].map((k) => new docker.Volume(`${h}-${k}`, { name: k }, o));
+    const secret = new random.RandomPassword(`${h}-secret`, { length: 48, special: false });
+    const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(`${h}-tunnel`, {
+      accountId,
+      name: h,
+      configSrc: "cloudflare",
+      tunnelSecret: secret.result,
+    });
+    new cloudflare.ZeroTrustTunnelCloudflaredConfig(`${h}-config`, {
+      accountId,
+      tunnelId: tunnel.id,
+      config: { ingresses: [{ hostname: `${h}.example.com`, service: "http://mosquitto:9001" }] },
+    });
+    new cloudflare.DnsRecord(`${h}-dns`, {
+      zoneId,
+      name: `${h}.example.com`,
+      type: "CNAME",
+      content: tunnel.id,
+      ttl: 1,
+    });
+    const token = cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({
+      accountId,
+      tunnelId: tunnel.id,
+    }).token;
+    for (const c of ["writer", "broker", "connector-1", "connector-2"]) {
+      const container = new docker.Container(
+        `${h}-${c}`,
+        {
+          image: "image:1",
+          networksAdvanced: nets.map((net) => ({ name: net.name })),
+          mounts: [{ target: "/data", type: "volume", source: vols[0].name }],
+          envs: c.startsWith("connector") ? [token] : undefined,
+        },
+        o,
+      );
+      done.push(container.id);
+    }
+  }
+  await Promise.all(done.map((d) => new Promise((r) => d.apply(r))));
+  let last = -1;
+  for (let stable = 0; stable < 10;) {
+    await new Promise((r) => setImmediate(r));
+    stable = registered === last ? stable + 1 : 0;
+    last = registered;
+  }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(
+    JSON.stringify({
+      hosts: n,
+      resources: registered,
+      ms: Math.round(ms),
+      maxRssMb: Math.round(maxRssMb),
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

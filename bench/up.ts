@@ -1,0 +1,221 @@
+/**
+ * `pulumi up` against `docker compose up`, on the same engine with the same local images, in one
+ * run, interleaved round by round. `npm run bench:up` (a benchmark, not a test).
+ *
+ * - compose: seed 000's stack as its documentation describes it (services mosquitto and
+ *   cloudflared, `restart: unless-stopped`, mosquitto.conf mounted, the token from .env on
+ *   cloudflared's command line), its images retagged to the local ones; Debian's docker-compose.
+ * - pulumi: the equivalent stack of this program from nothing: token mode (the seed's token),
+ *   one connector, the defaults otherwise (authentication, ACLs, persistence, hardening, a
+ *   healthcheck the deploy waits for).
+ *
+ * Each round: compose up -d, compose down; pulumi up, a no-op pulumi preview, a one-user change
+ * (pulumi up), pulumi destroy. The order of the two tools alternates by round. Medians, the
+ * ratios against compose, and a breakdown of one `pulumi up` from the engine's own events (the
+ * receipt time of each event in this process): CLI start to the engine's prelude, language host
+ * and program evaluation up to the first registration, each provider step, the waits.
+ *
+ * Aims (issue 12): up <= 2.0x compose up, no-op preview < 5 s, destroy <= 1.5x compose down.
+ * Needs what the e2e suites need (scripts/toolchain.sh, scripts/engine.sh, scripts/images.sh).
+ * ROUNDS (default 5) sets the number of rounds.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { E2EStack, IMAGES, brokerReady, leftovers, requireTools } from "../tests/e2e/harness";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const users = [{ name: "sensor", acl: [{ access: "readwrite", topic: "sensors/#" }] }];
+/** A well-formed tunnel token (base64 JSON of account tag, tunnel id, secret); no edge here. */
+const TOKEN = Buffer.from(
+  JSON.stringify({
+    a: "0123456789abcdef0123456789abcdef",
+    t: "5c2b3a1e-0000-4000-8000-00000000b0b0",
+    s: Buffer.alloc(32, 3).toString("base64"),
+  }),
+).toString("base64");
+
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** Seed 000 as docker-compose files in a fresh directory, with the given images. */
+function composeProject(mosquitto: string, cloudflared: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "mqtt-edge-bench-compose-"));
+  writeFileSync(
+    join(dir, "docker-compose.yml"),
+    `version: "3"
+services:
+  mosquitto:
+    image: ${mosquitto}
+    container_name: benchcompose-mosquitto
+    volumes:
+      - ./mosquitto.conf:/mosquitto/config/mosquitto.conf
+    restart: unless-stopped
+  cloudflared:
+    image: ${cloudflared}
+    container_name: benchcompose-cloudflared
+    command: tunnel --no-autoupdate --edge 127.0.0.1:7844 run --token \${CLOUDFLARE_TUNNEL_TOKEN}
+    restart: unless-stopped
+`,
+  );
+  writeFileSync(
+    join(dir, "mosquitto.conf"),
+    "listener 1883\nallow_anonymous true\nlistener 9001\nprotocol websockets\n",
+  );
+  writeFileSync(join(dir, ".env"), `CLOUDFLARE_TUNNEL_TOKEN=${TOKEN}\n`);
+  return dir;
+}
+
+function compose(dir: string, ...args: string[]): void {
+  execFileSync("docker-compose", ["-p", "benchcompose", ...args], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}
+
+interface Timeline {
+  at: number;
+  what: string;
+}
+
+/** `pulumi up` with every engine event stamped on receipt. */
+async function upWithTimeline(stack: E2EStack): Promise<{ total: number; timeline: Timeline[] }> {
+  const timeline: Timeline[] = [];
+  const t0 = performance.now();
+  const mark = (what: string) => timeline.push({ at: performance.now() - t0, what });
+  const onEvent = (e: EngineEvent) => {
+    if (e.preludeEvent) mark("prelude");
+    const pre = e.resourcePreEvent?.metadata;
+    if (pre && pre.op !== "same") mark(`start ${pre.op} ${pre.urn.split("::").pop()}`);
+    const out = e.resOutputsEvent?.metadata;
+    if (out && out.op !== "same") mark(`done ${out.op} ${out.urn.split("::").pop()}`);
+    if (e.summaryEvent) mark("summary");
+  };
+  await stack.stack.up({ onEvent, color: "never" });
+  mark("cli exit");
+  return { total: performance.now() - t0, timeline };
+}
+
+function breakdown(timeline: Timeline[]): string[] {
+  const at = (what: string) => timeline.find((t) => t.what === what)?.at;
+  const first = timeline.find((t) => t.what.startsWith("start "))?.at ?? 0;
+  const lines = [
+    `  CLI start, plugins resolved, engine ready (to prelude) ${seconds(at("prelude") ?? 0)} s`,
+    `  language host + program evaluation (prelude -> first step) ${seconds(first - (at("prelude") ?? 0))} s`,
+  ];
+  const starts = timeline.filter((t) => t.what.startsWith("start "));
+  for (const s of starts) {
+    const name = s.what.slice("start ".length);
+    const done = at(`done ${name}`);
+    if (done !== undefined)
+      lines.push(
+        `  ${name.padEnd(48)} ${seconds(s.at)} -> ${seconds(done)} s (${seconds(done - s.at)} s)`,
+      );
+  }
+  const summary = at("summary") ?? 0;
+  lines.push(`  summary -> CLI exit ${seconds((at("cli exit") ?? 0) - summary)} s`);
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const tools = requireTools();
+  execFileSync("docker-compose", ["version"], { stdio: "ignore" });
+  const dir = composeProject(IMAGES.mosquitto, tools.cloudflaredImage);
+  const stack = new E2EStack(`benchup${Date.now().toString(36).slice(-5)}`);
+  const config = (extra: { name: string; acl: unknown[] }[] = []) => ({
+    tunnel: { mode: "token", image: tools.cloudflaredImage, edge: ["127.0.0.1:7844"] },
+    broker: { image: IMAGES.mosquitto, users: [...users, ...extra] },
+  });
+  await stack.configure(config(), { tunnelToken: TOKEN });
+
+  const t: Record<string, number[]> = {
+    "compose up": [],
+    "compose down": [],
+    "pulumi up": [],
+    "no-op preview": [],
+    "one-user change": [],
+    "pulumi destroy": [],
+  };
+  let timeline: Timeline[] = [];
+  const composeRound = async () => {
+    t["compose up"].push(await timed(() => compose(dir, "up", "-d")));
+    t["compose down"].push(await timed(() => compose(dir, "down")));
+  };
+  const pulumiRound = async (round: number) => {
+    await stack.configure(config());
+    const up = await upWithTimeline(stack);
+    t["pulumi up"].push(up.total);
+    if (round === 0) timeline = up.timeline;
+    t["no-op preview"].push(await timed(() => stack.preview()));
+    await stack.configure(config([{ name: `new${round}`, acl: [] }]));
+    t["one-user change"].push(await timed(() => stack.up()));
+    t["pulumi destroy"].push(await timed(() => stack.destroy()));
+    if (leftovers(stack.name).length) throw new Error(`destroy left ${leftovers(stack.name)}`);
+  };
+  try {
+    // A warm-up of each, not counted: image layers and plugin binaries in the page cache.
+    await composeRound();
+    for (const k of Object.keys(t)) t[k] = [];
+    await stack.up();
+    const outputs = await stack.outputs();
+    await brokerReady(
+      `mqtt-edge-${stack.name}-local-broker`,
+      "sensor",
+      outputs.mqttCredentials.value.sensor,
+    );
+    await stack.destroy();
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        await composeRound();
+        await pulumiRound(round);
+      } else {
+        await pulumiRound(round);
+        await composeRound();
+      }
+      process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+    }
+  } finally {
+    try {
+      compose(dir, "down");
+    } catch {
+      // already down
+    }
+    await stack.cleanup();
+  }
+
+  const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+  console.log(`\n${ROUNDS} interleaved rounds, medians (min-max):`);
+  for (const [k, v] of Object.entries(t)) {
+    console.log(
+      `  ${k.padEnd(16)} ${seconds(m[k])} s (${seconds(Math.min(...v))}-${seconds(Math.max(...v))})`,
+    );
+  }
+  console.log("ratios:");
+  console.log(
+    `  pulumi up / compose up         x${(m["pulumi up"] / m["compose up"]).toFixed(2)} (aim <= 2.0)`,
+  );
+  console.log(`  no-op preview                  ${seconds(m["no-op preview"])} s (aim < 5 s)`);
+  console.log(
+    `  one-user change / compose up   x${(m["one-user change"] / m["compose up"]).toFixed(2)}`,
+  );
+  console.log(
+    `  pulumi destroy / compose down  x${(m["pulumi destroy"] / m["compose down"]).toFixed(2)} (aim <= 1.5)`,
+  );
+  console.log("one pulumi up from nothing, by the engine's events (s since the CLI was started):");
+  for (const line of breakdown(timeline)) console.log(line);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
