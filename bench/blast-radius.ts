@@ -7,27 +7,19 @@
  * scripts/engine.sh, scripts/images.sh).
  */
 import {
-  ACCOUNT,
   API_TOKEN,
   E2EStack,
   IMAGES,
   requireTools,
   startFakeCloudflare,
+  managedTunnel,
 } from "../tests/e2e/harness";
 
 type Op = "replace" | "update" | "create" | "delete";
 
 const tools = requireTools();
 const base = {
-  tunnel: {
-    mode: "managed",
-    accountId: ACCOUNT,
-    zone: "example.com",
-    hostname: "mqtt.example.com",
-    replicas: 2,
-    image: tools.cloudflaredImage,
-    edge: ["127.0.0.1:7844"],
-  },
+  tunnel: managedTunnel(tools.cloudflaredImage, { hostname: "mqtt.example.com", replicas: 2 }),
   broker: {
     image: IMAGES.mosquitto,
     users: [

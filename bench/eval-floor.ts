@@ -9,32 +9,12 @@ import "../tuning";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { benchMocks, report } from "./mocks";
 import * as random from "@pulumi/random";
-
-const TOKEN =
-  "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
-  let registered = 0;
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered++;
-        return {
-          id: `${args.name}-id`,
-          state: { ...args.inputs, result: "p".repeat(32), base64: "AQ==" },
-        };
-      },
-      call: (args) => {
-        if (args.token === TOKEN) return { token: "dG9rZW4=" };
-        if (args.token === "cloudflare:index/getZone:getZone") return { id: "zone-id" };
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "mqtt-edge",
-    "bench",
-  );
+  const { registered } = await benchMocks();
   const started = process.hrtime.bigint();
   const accountId = "0123456789abcdef0123456789abcdef";
   const zoneId = cloudflare.getZoneOutput({ filter: { name: "example.com" } }).id;
@@ -88,23 +68,7 @@ async function main(): Promise<void> {
       done.push(container.id);
     }
   }
-  await Promise.all(done.map((d) => new Promise((r) => d.apply(r))));
-  let last = -1;
-  for (let stable = 0; stable < 10;) {
-    await new Promise((r) => setImmediate(r));
-    stable = registered === last ? stable + 1 : 0;
-    last = registered;
-  }
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(
-    JSON.stringify({
-      hosts: n,
-      resources: registered,
-      ms: Math.round(ms),
-      maxRssMb: Math.round(maxRssMb),
-    }),
-  );
+  await report(n, started, done, registered);
 }
 
 main().catch((e) => {

@@ -4,34 +4,13 @@
  * DNS record and token) and prints one JSON line {hosts, resources, ms, maxRssMb}.
  */
 import "../tuning";
-import * as pulumi from "@pulumi/pulumi";
+import { benchMocks, report } from "./mocks";
 import { parseConfig } from "../config";
 import { deployStack } from "../program";
 
-const TOKEN =
-  "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
-
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
-  let registered = 0;
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered++;
-        return {
-          id: `${args.name}-id`,
-          state: { ...args.inputs, result: "p".repeat(32), base64: "AQ==" },
-        };
-      },
-      call: (args) => {
-        if (args.token === TOKEN) return { token: "dG9rZW4=" };
-        if (args.token === "cloudflare:index/getZone:getZone") return { id: "zone-id" };
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "mqtt-edge",
-    "bench",
-  );
+  const { registered } = await benchMocks();
   const config: Record<string, string> = {
     "mqtt-edge:tunnel": JSON.stringify({
       mode: "managed",
@@ -62,23 +41,7 @@ async function main(): Promise<void> {
   );
   const outputs = deployStack(cfg);
   // Every host summary waits on its broker and tunnel; then let the last registrations drain.
-  await Promise.all(outputs.hosts.map((h) => new Promise((r) => h.apply(r))));
-  let last = -1;
-  for (let stable = 0; stable < 10;) {
-    await new Promise((r) => setImmediate(r));
-    stable = registered === last ? stable + 1 : 0;
-    last = registered;
-  }
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(
-    JSON.stringify({
-      hosts: n,
-      resources: registered,
-      ms: Math.round(ms),
-      maxRssMb: Math.round(maxRssMb),
-    }),
-  );
+  await report(n, started, outputs.hosts, registered);
 }
 
 main().catch((e) => {

@@ -25,7 +25,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import {
-  ACCOUNT,
   API_TOKEN,
   E2EStack,
   IMAGES,
@@ -33,6 +32,7 @@ import {
   requireTools,
   sleep,
   startFakeCloudflare,
+  managedTunnel,
 } from "../tests/e2e/harness";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -95,15 +95,10 @@ async function main(): Promise<void> {
   try {
     await stack.configure(
       {
-        tunnel: {
-          mode: "managed",
-          accountId: ACCOUNT,
-          zone: "example.com",
+        tunnel: managedTunnel(tools.cloudflaredImage, {
           hostname: "mqtt-failover.example.com",
           replicas: 2,
-          image: tools.cloudflaredImage,
-          edge: ["127.0.0.1:7844"],
-        },
+        }),
         broker: { image: IMAGES.mosquitto, users: [{ name: "sensor", acl: [] }] },
         "cloudflare:baseUrl": baseUrl,
       },

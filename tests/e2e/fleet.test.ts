@@ -9,7 +9,6 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
 import {
-  ACCOUNT,
   API_TOKEN,
   E2EStack,
   IMAGES,
@@ -21,6 +20,7 @@ import {
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
+  managedTunnel,
 } from "./harness";
 
 const RUN = process.env.MQTT_EDGE_RUN ?? "/tmp/mqtt-edge";
@@ -75,13 +75,7 @@ describe("a fleet of two hosts on two real engines", { timeout: 20 * 60_000 }, (
     const started = await startFakeCloudflare();
     fake = started.fake;
     config = (hosts) => ({
-      tunnel: {
-        mode: "managed",
-        accountId: ACCOUNT,
-        zone: "example.com",
-        image: tools.cloudflaredImage,
-        edge: ["127.0.0.1:7844"],
-      },
+      tunnel: managedTunnel(tools.cloudflaredImage),
       hosts: hosts.map((h) => ({
         name: `edge-${h}`,
         docker: ENGINES[h],

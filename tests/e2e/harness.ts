@@ -428,6 +428,25 @@ export class E2EStack {
   }
 }
 
+/**
+ * A managed-mode tunnel section for the fake API's account and zone (startFakeCloudflare), its
+ * connectors pointed at a closed local port as their edge (there is no internet here), so they
+ * run and keep retrying. `extra` adds or overrides keys (hostname, replicas, ...).
+ */
+export function managedTunnel(
+  cloudflaredImage: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    mode: "managed",
+    accountId: ACCOUNT,
+    zone: "example.com",
+    image: cloudflaredImage,
+    edge: ["127.0.0.1:7844"],
+    ...extra,
+  };
+}
+
 /** Starts the fake Cloudflare API with one account and zone example.com. */
 export async function startFakeCloudflare(): Promise<{ fake: FakeCloudflareApi; baseUrl: string }> {
   const fake = new FakeCloudflareApi({

@@ -30,6 +30,7 @@ import {
   requireTools,
   startFakeCloudflare,
   until,
+  managedTunnel,
 } from "./harness";
 
 /** GET argv[1] and print the body; exit 0 ok, 3 error (e.g. ENETUNREACH), 5 timeout. */
@@ -59,16 +60,10 @@ describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     const started = await startFakeCloudflare();
     fake = started.fake;
     config = {
-      tunnel: {
-        mode: "managed",
-        accountId: ACCOUNT,
-        zone: "example.com",
+      tunnel: managedTunnel(tools.cloudflaredImage, {
         hostname: "mqtt-e2e.example.com",
         replicas: 2,
-        image: tools.cloudflaredImage,
-        // No internet here: point connectors at a closed local port so they keep retrying.
-        edge: ["127.0.0.1:7844"],
-      },
+      }),
       broker: { image: IMAGES.mosquitto, users },
       "cloudflare:baseUrl": started.baseUrl,
     };

@@ -21,6 +21,7 @@ import {
   startFakeCloudflare,
   startQuickTunnelService,
   until,
+  managedTunnel,
 } from "./harness";
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
@@ -267,14 +268,7 @@ describe("a flaky Cloudflare API", { timeout: 30 * 60_000 }, () => {
     stack = new E2EStack("e2efaults");
     await stack.configure(
       {
-        tunnel: {
-          mode: "managed",
-          accountId: ACCOUNT,
-          zone: "example.com",
-          hostname: "mqtt-faults.example.com",
-          image: tools.cloudflaredImage,
-          edge: ["127.0.0.1:7844"],
-        },
+        tunnel: managedTunnel(tools.cloudflaredImage, { hostname: "mqtt-faults.example.com" }),
         broker: { image: IMAGES.mosquitto, users },
         "cloudflare:baseUrl": baseUrl,
       },

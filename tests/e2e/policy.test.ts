@@ -20,13 +20,13 @@ import { after, before, describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
 import {
-  ACCOUNT,
   API_TOKEN,
   E2EStack,
   IMAGES,
   ROOT,
   requireTools,
   startFakeCloudflare,
+  managedTunnel,
 } from "./harness";
 
 const POLICY_DIR = join(ROOT, "policy");
@@ -304,15 +304,10 @@ describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () =
     const stack = newStack("polmanaged");
     await stack.configure(
       {
-        tunnel: {
-          mode: "managed",
-          accountId: ACCOUNT,
-          zone: "example.com",
+        tunnel: managedTunnel(tools.cloudflaredImage, {
           hostname: "mqtt-e2e.example.com",
           replicas: 2,
-          image: tools.cloudflaredImage,
-          edge: ["127.0.0.1:7844"],
-        },
+        }),
         broker: {
           image: IMAGES.mosquitto,
           users: [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }],

@@ -22,7 +22,6 @@ import { routeLabels } from "../../components/swarmProxy";
 import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
 import { FAKE_ACCOUNT, T, managedConfig, runProgram } from "../unit/harness";
 import {
-  ACCOUNT,
   API_TOKEN,
   BROKER_WS,
   E2EStack,
@@ -37,6 +36,7 @@ import {
   requireTools,
   startFakeCloudflare,
   until,
+  managedTunnel,
 } from "./harness";
 
 const PORTS = { http: 18080, https: 18443 };
@@ -152,14 +152,7 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
       stack = new E2EStack(STACK);
       await stack.configure(
         {
-          tunnel: {
-            mode: "managed",
-            accountId: ACCOUNT,
-            zone: "example.com",
-            hostname: `mqtt-${proxy}.example.com`,
-            image: tools.cloudflaredImage,
-            edge: ["127.0.0.1:7844"],
-          },
+          tunnel: managedTunnel(tools.cloudflaredImage, { hostname: `mqtt-${proxy}.example.com` }),
           broker: {
             image: IMAGES.mosquitto,
             users: [{ name: "sensor", acl: [{ access: "readwrite", topic: "sensors/#" }] }],
