@@ -45,6 +45,11 @@ export interface TunnelConfig {
   edge: string[];
   /** Quick-tunnel service URL override (`--quick-service`), for tests. */
   quickService?: string;
+  /**
+   * Publish each connector's metrics server on the Docker host: connector i (1-based) at
+   * `publish.port + i - 1` on `publish.ip`. Absent: not published.
+   */
+  metrics?: { publish: PortPublish };
 }
 
 export interface PortPublish {
@@ -62,9 +67,13 @@ export interface BrokerConfig {
   websocket?: { publish?: PortPublish };
   maxConnections: number;
   messageSizeLimit: number;
+  /** Largest keep alive (seconds) the broker grants: `max_keepalive`. */
+  maxKeepalive: number;
   memoryMb: number;
   users: MqttUser[];
   patterns: AclRule[];
+  /** A user that may read `$SYS/#` and nothing else; its password is generated like the others'. */
+  monitorUser?: string;
 }
 
 export interface HostConfig {
@@ -136,6 +145,8 @@ export interface StackConfig {
 const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 /** Names that end up inside mosquitto's password and ACL files and in Docker object names. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+const USER_NAME_ERROR =
+  "expected a user name of 1-64 letters, digits, '_', '.', '@' or '-' (no ':', whitespace or newlines, which would change the password or ACL file)";
 const HOST_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 
@@ -198,6 +209,9 @@ function parsePublish(value: string): PortPublish | undefined {
   if (m[1].split(".").some((o) => Number(o) > 255)) return undefined;
   return { ip: m[1], port };
 }
+
+/** Where connector 1's metrics server is published when `tunnel.metrics` names no address. */
+export const DEFAULT_METRICS_PUBLISH = "127.0.0.1:2000";
 
 const CRON_FIELD = /^[0-9*,/-]+$/;
 
@@ -298,6 +312,12 @@ const tunnelSchema = z
       )
       .default([]),
     quickService: z.url({ error: "expected a URL" }).optional(),
+    metrics: z
+      .strictObject(
+        { publish: publishSchema.prefault(DEFAULT_METRICS_PUBLISH) },
+        { error: `expected an object such as { publish: "${DEFAULT_METRICS_PUBLISH}" }` },
+      )
+      .optional(),
   })
   .prefault({ mode: "quick" });
 
@@ -322,6 +342,12 @@ const brokerSchema = z
       .min(1, { error: "expected at least 1 byte" })
       .max(268435455, { error: "expected at most 268435455 bytes (MQTT's limit)" })
       .default(262144),
+    maxKeepalive: z
+      .number({ error: "expected a number of seconds" })
+      .int({ error: "expected a whole number of seconds" })
+      .min(10, { error: "expected at least 10 seconds (mosquitto refuses less)" })
+      .max(65535, { error: "expected at most 65535 seconds (MQTT's keep alive is 16 bits)" })
+      .default(60),
     memoryMb: z
       .number({ error: "expected a memory limit in MiB" })
       .int({ error: "expected a whole number of MiB" })
@@ -330,10 +356,7 @@ const brokerSchema = z
     users: z
       .array(
         z.strictObject({
-          name: z.string().regex(USER_NAME, {
-            error:
-              "expected a user name of 1-64 letters, digits, '_', '.', '@' or '-' (no ':', whitespace or newlines, which would change the password or ACL file)",
-          }),
+          name: z.string().regex(USER_NAME, { error: USER_NAME_ERROR }),
           acl: z.array(aclRuleSchema).default([]),
         }),
       )
@@ -346,6 +369,10 @@ const brokerSchema = z
         }),
       )
       .default([]),
+    monitorUser: z
+      .string({ error: "expected a user name" })
+      .regex(USER_NAME, { error: USER_NAME_ERROR })
+      .optional(),
   })
   .prefault({});
 
@@ -666,6 +693,23 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
         p(["users", i, "name"], `duplicate user ${show(u.name)} (also users[${prev}])`);
       else seen.set(u.name, i);
     });
+    if (b.monitorUser !== undefined) {
+      const also = seen.get(b.monitorUser);
+      if (also !== undefined)
+        p(
+          ["monitorUser"],
+          `duplicate user ${show(b.monitorUser)} (also users[${also}]); the monitor user may read $SYS/# only, so it needs a name of its own`,
+        );
+      // The ACL denies the monitor user every other topic with `deny #`, which matches no
+      // $-topic: a pattern on a $-topic would be the one grant that still reached it.
+      b.patterns.forEach((r, i) => {
+        if (r.topic.startsWith("$"))
+          p(
+            ["patterns", i, "topic"],
+            `expected a topic that does not start with '$' when monitorUser is set (patterns apply to every user, and the monitor user may read $SYS/# only) (got ${show(r.topic)})`,
+          );
+      });
+    }
     const tcpPort = 1883;
     if (b.websocketPort === tcpPort)
       p(
@@ -718,6 +762,34 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     }
   } else if (tunnelIn) {
     hosts = [{ name: "local", hostnames: tunnelIn.hostname ?? [], replicas: tunnelIn.replicas }];
+  }
+
+  const metrics = tunnelIn?.metrics?.publish;
+  if (metrics) {
+    const at = keyPath("tunnel", ["metrics", "publish"]);
+    if (tunnelIn?.mode === "none")
+      problems.push({
+        path: keyPath("tunnel", ["metrics"]),
+        message: 'only used when connectors run (mode is "none")',
+      });
+    // Connector i (1-based) is published at port + i - 1.
+    const most = Math.max(1, ...hosts.map((h) => h.replicas));
+    const last = metrics.port + most - 1;
+    if (last > 65535)
+      problems.push({
+        path: at,
+        message: `expected room for ${most} host ports, one per connector (port + i - 1), but ${metrics.port} + ${most - 1} is past 65535`,
+      });
+    for (const k of ["tcp", "websocket"] as const) {
+      const other = brokerIn?.[k]?.publish;
+      const sameIp =
+        other && (other.ip === metrics.ip || [other.ip, metrics.ip].includes("0.0.0.0"));
+      if (other && sameIp && other.port >= metrics.port && other.port <= last)
+        problems.push({
+          path: at,
+          message: `expected host ports ${metrics.port}-${last} (one per connector) apart from broker.${k}.publish (${other.ip}:${other.port})`,
+        });
+    }
   }
 
   if (tunnelIn?.mode === "managed") {
@@ -808,6 +880,13 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
         });
       }
     }
+    if (tunnelIn?.metrics) {
+      problems.push({
+        path: keyPath("tunnel", ["metrics"]),
+        message:
+          "not available in swarm mode: a swarm publishes one port for all replicas of a service, on every address of every node, so no connector's metrics could be told apart",
+      });
+    }
     if (swarmIn.httpHostnames.length && tunnelIn?.mode !== "managed") {
       problems.push({
         path: keyPath("swarm", ["httpHostnames"]),
@@ -853,6 +932,7 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
       secretVersion: tunnel.secretVersion,
       edge: tunnel.edge,
       quickService: tunnel.quickService,
+      metrics: tunnel.metrics,
     },
     tunnelToken: tokenRaw !== undefined ? pulumi.secret(tokenRaw) : undefined,
     broker: {

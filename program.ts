@@ -17,10 +17,13 @@ export interface StackOutputs {
 
 /** Declares the whole stack from a validated config. */
 export function deployStack(cfg: StackConfig): StackOutputs {
-  // One password per MQTT user for the whole stack: clients use the same credentials on any host.
+  // One password per MQTT user (the monitor user too) for the whole stack: clients use the same
+  // credentials on any host.
   const passwords: Record<string, pulumi.Output<string>> = {};
-  for (const user of cfg.broker.users) {
-    passwords[user.name] = new random.RandomPassword(`mqtt-password-${user.name}`, {
+  const userNames = cfg.broker.users.map((u) => u.name);
+  if (cfg.broker.monitorUser) userNames.push(cfg.broker.monitorUser);
+  for (const name of userNames) {
+    passwords[name] = new random.RandomPassword(`mqtt-password-${name}`, {
       length: 32,
       special: false,
     }).result;

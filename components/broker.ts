@@ -57,6 +57,10 @@ export interface MqttBrokerArgs {
   readonly persistence: boolean;
   readonly maxConnections: number;
   readonly messageSizeLimit: number;
+  /** `max_keepalive`, in seconds. */
+  readonly maxKeepalive: number;
+  /** A user that may read `$SYS/#` only; needs a password in `passwords` like the others. */
+  readonly monitorUser?: string;
   readonly memoryMb: number;
   /** Publish 1883 on the Docker host (e.g. 127.0.0.1:1883). Default: not published. */
   readonly tcpPublish?: PortPublish;
@@ -97,9 +101,13 @@ export class MqttBroker extends pulumi.ComponentResource {
     super("mqtt-edge:broker:MqttBroker", name, {}, opts);
     const alias = args.alias ?? "mosquitto";
     const labels = labelList(args.labels ?? {});
-    for (const user of args.users) {
-      if (args.passwords[user.name] === undefined) {
-        throw new pulumi.ResourceError(`no password for MQTT user "${user.name}"`, this);
+    const names = [
+      ...args.users.map((u) => u.name),
+      ...(args.monitorUser ? [args.monitorUser] : []),
+    ];
+    for (const user of names) {
+      if (args.passwords[user] === undefined) {
+        throw new pulumi.ResourceError(`no password for MQTT user "${user}"`, this);
       }
     }
 
@@ -109,14 +117,15 @@ export class MqttBroker extends pulumi.ComponentResource {
       websocketPort: args.websocketPort,
       maxConnections: args.maxConnections,
       messageSizeLimit: args.messageSizeLimit,
-      passwordFile: args.users.length > 0,
+      maxKeepalive: args.maxKeepalive,
+      passwordFile: names.length > 0,
     });
     this.aclFile = renderAclFile({
       users: args.users,
       patterns: args.patterns,
       anonymous: args.anonymousAcl,
+      monitorUser: args.monitorUser,
     });
-    const names = args.users.map((u) => u.name);
     this.passwordFile = pulumi.secret(
       pulumi.all(names.map((n) => args.passwords[n])).apply((pw) =>
         renderPasswordFile(
@@ -357,7 +366,7 @@ export class MqttBroker extends pulumi.ComponentResource {
       },
     ];
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
-    if (args.users.length) {
+    if (args.users.length || args.monitorUser) {
       // The hash is of the hashed password file: it names a version, it reveals nothing.
       secrets.push(
         swarmSecretFile(this, `${name}-passwd`, {

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import type { SwarmPlacement } from "./broker";
 import * as pulumi from "@pulumi/pulumi";
+import type { PortPublish } from "../config";
 import {
   LOG_OPTS,
   RESTART,
@@ -13,8 +14,22 @@ import {
 
 /** uid/gid `nonroot` of the distroless cloudflared image. */
 export const CLOUDFLARED_UID = 65532;
-/** cloudflared's metrics and readiness server, inside the container only. */
-export const METRICS_ADDRESS = "127.0.0.1:2000";
+/** The container port of cloudflared's metrics and readiness server. */
+export const METRICS_PORT = 2000;
+/** Where the metrics server listens when it is not published: inside the container only. */
+export const METRICS_ADDRESS = `127.0.0.1:${METRICS_PORT}`;
+/**
+ * Where it listens when published: every address of the container, so that Docker's port
+ * forwarding (to the container's address on its network) reaches it. The broker and the other
+ * connectors can reach it then too; the metrics server also serves /debug/pprof, /config and
+ * /diag, which is why it stays on loopback unless `tunnel.metrics` asks for it.
+ */
+export const METRICS_PUBLISHED_ADDRESS = `0.0.0.0:${METRICS_PORT}`;
+
+/** The host address connector `replica` (1-based) publishes its metrics on: port + replica - 1. */
+export function metricsHostPort(publish: PortPublish, replica: number): PortPublish {
+  return { ip: publish.ip, port: publish.port + replica - 1 };
+}
 
 export type ConnectorTunnel =
   /** A named tunnel run with its token (managed and token modes). */
@@ -37,6 +52,8 @@ export interface TunnelConnectorArgs {
   readonly edge?: string[];
   /** Memory limit per connector in MiB. Default 128. */
   readonly memoryMb?: number;
+  /** Publish each connector's metrics server on the host (metricsHostPort); not for swarm. */
+  readonly metricsPublish?: PortPublish;
   readonly labels?: Record<string, string>;
   /** Run as one replicated swarm service, the token as a Docker secret file. */
   readonly swarm?: SwarmPlacement;
@@ -50,7 +67,17 @@ export interface TunnelConnectorArgs {
   readonly replaceWith?: pulumi.Resource[];
 }
 
-/** Ready means connected to Cloudflare's edge (`tunnel ready` asks the metrics server). */
+/**
+ * Healthy means connected to Cloudflare's edge. `cloudflared tunnel --metrics <addr> ready` GETs
+ * http://<addr>/ready and exits non-zero unless it answers 200. In cloudflared's source
+ * (metrics/readiness.go, 2025.11.1) /ready answers 200 when the connection tracker counts at least
+ * one active, registered connection to the edge, and 503 with `readyConnections: 0` otherwise;
+ * /healthcheck, by contrast, answers "OK" whenever the process serves HTTP at all, and the
+ * cloudflared_tunnel_ha_connections gauge counts connections being tried as well (supervisor/
+ * tunnel.go). So /ready is the check that tells a connector that cannot carry traffic from one
+ * that can. It always asks 127.0.0.1, which the server listens on whether it is bound to loopback
+ * or to 0.0.0.0 (METRICS_PUBLISHED_ADDRESS).
+ */
 const HEALTHCHECK = {
   tests: ["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"],
   interval: "15s",
@@ -58,6 +85,12 @@ const HEALTHCHECK = {
   startPeriod: "20s",
   retries: 3,
 };
+
+/** The published metrics port of connector `replica`. */
+function metricsPort(publish: PortPublish, replica: number): docker.types.input.ContainerPort {
+  const host = metricsHostPort(publish, replica);
+  return { internal: METRICS_PORT, external: host.port, ip: host.ip, protocol: "tcp" };
+}
 
 /** Where the swarm connector finds its token (a Docker secret; `--token-file`, cloudflared 2025.4+). */
 export const TOKEN_FILE = "/run/secrets/tunnel_token";
@@ -74,8 +107,9 @@ export function connectorCommand(
   tunnel: ConnectorTunnel,
   edge: string[] = [],
   tokenFile?: string,
+  metricsAddress: string = METRICS_ADDRESS,
 ): string[] {
-  const args = ["tunnel", "--no-autoupdate", "--metrics", METRICS_ADDRESS];
+  const args = ["tunnel", "--no-autoupdate", "--metrics", metricsAddress];
   for (const e of edge) args.push("--edge", e);
   if (tunnel.kind === "quick") {
     if (tunnel.quickService) args.push("--quick-service", tunnel.quickService);
@@ -105,6 +139,9 @@ export class TunnelConnector extends pulumi.ComponentResource {
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new pulumi.ResourceError(`replicas must be a positive integer, got ${replicas}`, this);
     }
+    if (args.swarm && args.metricsPublish) {
+      throw new pulumi.ResourceError("swarm connectors cannot publish their metrics", this);
+    }
     this.containerNames = args.swarm
       ? [this.declareService(name, args, args.swarm, replicas)]
       : this.declareContainers(name, args, replicas);
@@ -116,7 +153,13 @@ export class TunnelConnector extends pulumi.ComponentResource {
       args.tunnel.kind === "token"
         ? [pulumi.secret(pulumi.interpolate`TUNNEL_TOKEN=${args.tunnel.token}`)]
         : undefined;
-    const command = connectorCommand(args.tunnel, args.edge);
+    const publish = args.metricsPublish;
+    const command = connectorCommand(
+      args.tunnel,
+      args.edge,
+      undefined,
+      publish ? METRICS_PUBLISHED_ADDRESS : METRICS_ADDRESS,
+    );
 
     const names: pulumi.Output<string>[] = [];
     for (let i = 1; i <= replicas; i++) {
@@ -138,6 +181,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
           networksAdvanced: connectorNetworks(args),
+          ports: publish ? [metricsPort(publish, i)] : undefined,
           healthcheck: HEALTHCHECK,
           // Healthy means connected to Cloudflare's edge: don't block a deploy on the internet.
           wait: false,

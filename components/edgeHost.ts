@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { BrokerConfig, DockerTls, HostConfig, SwarmConfig, TunnelConfig } from "../config";
 import { MqttBroker } from "./broker";
-import { TunnelConnector } from "./connector";
+import { TunnelConnector, metricsHostPort } from "./connector";
 import { stackLabels } from "./hardening";
 import { PrivateNetwork } from "./network";
 import { SwarmProxy } from "./swarmProxy";
@@ -35,6 +35,8 @@ export interface EdgeHostSummary {
   tunnelId?: string;
   connectors: number;
   broker: string;
+  /** Each connector's published metrics endpoint (with `tunnel.metrics` only). */
+  metricsUrls?: string[];
 }
 
 /**
@@ -123,6 +125,8 @@ export class EdgeHost extends pulumi.ComponentResource {
         persistence: b.persistence,
         maxConnections: b.maxConnections,
         messageSizeLimit: b.messageSizeLimit,
+        maxKeepalive: b.maxKeepalive,
+        monitorUser: b.monitorUser,
         memoryMb: b.memoryMb,
         tcpPublish: b.tcp?.publish,
         websocketPublish: b.websocket?.publish,
@@ -186,6 +190,7 @@ export class EdgeHost extends pulumi.ComponentResource {
           brokerNetwork: network.brokerNetwork,
           egressNetwork: network.egressNetwork,
           edge: t.edge,
+          metricsPublish: t.metrics?.publish,
           labels,
           swarm: swarm ? { constraints: [], endpointMode: swarm.endpointMode } : undefined,
           extraNetworks: this.swarmProxy ? [this.swarmProxy.network] : undefined,
@@ -198,6 +203,7 @@ export class EdgeHost extends pulumi.ComponentResource {
     this.websocketUrls =
       t.mode === "quick" || t.mode === "none" ? [] : host.hostnames.map((h) => `wss://${h}`);
     const local = b.websocket?.publish;
+    const metrics = connectorTunnel ? t.metrics?.publish : undefined;
     this.summary = pulumi.output({
       name: host.name,
       docker: host.docker ?? "DOCKER_HOST or the local socket",
@@ -208,6 +214,12 @@ export class EdgeHost extends pulumi.ComponentResource {
       tunnelId: this.tunnelId,
       connectors: connectorTunnel ? host.replicas : 0,
       broker: this.broker.containerName,
+      ...(metrics && {
+        metricsUrls: Array.from({ length: host.replicas }, (_, i) => {
+          const p = metricsHostPort(metrics, i + 1);
+          return `http://${p.ip}:${p.port}/metrics`;
+        }),
+      }),
     });
     this.registerOutputs({ summary: this.summary, token: this.token });
   }

@@ -23,11 +23,16 @@ export interface MosquittoConfInput {
   tcpPort?: number;
   maxConnections: number;
   messageSizeLimit: number;
+  /** Largest keep alive, in seconds, the broker grants (`max_keepalive`, 10-65535). */
+  maxKeepalive: number;
   /** Whether a password file is uploaded (there are users). */
   passwordFile: boolean;
   /** Paths; tests point these at a temporary directory. */
   paths?: Partial<Record<keyof typeof MOSQUITTO_PATHS, string>>;
 }
+
+/** How often, in seconds, the broker publishes its `$SYS/#` statistics (retained). */
+export const SYS_INTERVAL = 10;
 
 /** mosquitto.conf for mosquitto 2.0 and 2.1. */
 export function renderMosquittoConf(input: MosquittoConfInput): string {
@@ -57,7 +62,11 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     // Small MQTT frames: Nagle's algorithm only adds latency. This affects the TCP listener; the
     // WebSocket library sets TCP_NODELAY on its connections itself (measured: bench/broker.ts).
     "set_tcp_nodelay true",
-    "max_keepalive 300",
+    // An MQTT 5 client asking for more gets this in CONNACK (Server Keep Alive) and pings that
+    // often. An MQTT 3.1.1 client asking for more, or for 0, is accepted as asked by 2.0.11 and
+    // refused (CONNACK 2) from 2.0.12 on (tests/broker/keepalive.test.ts, README).
+    `max_keepalive ${input.maxKeepalive}`,
+    `sys_interval ${SYS_INTERVAL}`,
     "",
     `listener ${input.tcpPort ?? MQTT_TCP_PORT}`,
     "protocol mqtt",
@@ -76,15 +85,30 @@ function aclLine(kind: "topic" | "pattern", rule: AclRule): string {
 }
 
 /**
+ * The monitor user's rules. Mosquitto checks a user's denials first and stops at the first rule
+ * that matches: `deny #` refuses every topic but the $-topics (`#` matches none of them), so no
+ * pattern is reached for them, and `read $SYS/#` allows reading the statistics. Writing to $SYS
+ * the broker refuses anyway. (Config validation refuses patterns on $-topics with a monitor user.)
+ */
+export function monitorAcl(): AclRule[] {
+  return [
+    { access: "deny", topic: "#" },
+    { access: "read", topic: "$SYS/#" },
+  ];
+}
+
+/**
  * The ACL file. Lines before the first `user` apply to anonymous clients; `pattern` lines apply to
  * every client. Mosquitto checks a user's own rules before the patterns, so `deny` wins within a
  * user's list, but a pattern's deny does not override a grant in the user's list (covered by
- * tests/broker). A user without rules may do nothing.
+ * tests/broker). A user without rules may do nothing. The monitor user, if any, comes last with
+ * monitorAcl().
  */
 export function renderAclFile(input: {
   users: MqttUser[];
   patterns: AclRule[];
   anonymous: AclRule[];
+  monitorUser?: string;
 }): string {
   const lines = ["# Rendered by mqtt-edge; replaced on every deploy.", "# anonymous clients"];
   for (const rule of input.anonymous) lines.push(aclLine("topic", rule));
@@ -95,6 +119,10 @@ export function renderAclFile(input: {
   for (const user of input.users) {
     lines.push("", `user ${user.name}`);
     for (const rule of user.acl) lines.push(aclLine("topic", rule));
+  }
+  if (input.monitorUser !== undefined) {
+    lines.push("", "# monitoring: $SYS/# read-only", `user ${input.monitorUser}`);
+    for (const rule of monitorAcl()) lines.push(aclLine("topic", rule));
   }
   lines.push("");
   return lines.join("\n");

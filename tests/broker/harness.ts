@@ -108,11 +108,17 @@ export function renderBrokerFiles(
     tcpPort: opts.tcpPort,
     maxConnections: b.maxConnections,
     messageSizeLimit: b.messageSizeLimit,
-    passwordFile: b.users.length > 0,
+    maxKeepalive: b.maxKeepalive,
+    passwordFile: b.users.length > 0 || b.monitorUser !== undefined,
     paths: opts.paths,
   });
-  const acl = renderAclFile({ users: b.users, patterns: b.patterns, anonymous: b.anonymousAcl });
-  const names = b.users.map((u) => u.name);
+  const acl = renderAclFile({
+    users: b.users,
+    patterns: b.patterns,
+    anonymous: b.anonymousAcl,
+    monitorUser: b.monitorUser,
+  });
+  const names = [...b.users.map((u) => u.name), ...(b.monitorUser ? [b.monitorUser] : [])];
   const passwd = names.length
     ? renderPasswordFile(
         names.map((n) => {
@@ -249,6 +255,7 @@ export class Broker {
     const config = opts.config ?? parseBroker(opts.broker ?? {});
     const passwords = { ...opts.passwords };
     for (const u of config.users) passwords[u.name] ??= generatePassword();
+    if (config.monitorUser) passwords[config.monitorUser] ??= generatePassword();
     const tcp = await freePort();
     let ws = await freePort();
     while (ws === tcp) ws = await freePort();

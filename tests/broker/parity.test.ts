@@ -32,6 +32,16 @@ const CONFIGS: [string, BrokerInput][] = [
     },
   ],
   ["anonymous, no users (no password file)", { allowAnonymous: true }],
+  [
+    "a monitor user and a keep alive cap",
+    {
+      maxKeepalive: 30,
+      monitorUser: "monitor",
+      users: [{ name: "sensor", acl: [{ access: "write", topic: "sensors/#" }] }],
+      patterns: [{ access: "readwrite", topic: "clients/%u/#" }],
+    },
+  ],
+  ["a monitor user alone, anonymous on", { allowAnonymous: true, monitorUser: "monitor" }],
 ];
 
 describe("the harness renders what MqttBroker uploads", () => {

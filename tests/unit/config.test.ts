@@ -7,6 +7,7 @@ import { ConfigError, imageProblem, parseConfig, topicProblem, zoneFor } from ".
 import {
   FAKE_ACCOUNT,
   managedConfig,
+  resolve,
   runProgram,
   toEngineConfig,
   type StackConfigInput,
@@ -531,6 +532,147 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
     /too long: "mqtt-edge-test-edge-with-a-long-name" is 36 characters, at most 34/,
   ],
   [
+    "maxKeepalive below mosquitto's 10",
+    withBroker({ maxKeepalive: 5 }),
+    [],
+    "mqtt-edge:broker.maxKeepalive",
+    /expected at least 10 seconds \(mosquitto refuses less\) \(got 5\)/,
+  ],
+  [
+    "maxKeepalive above 16 bits",
+    withBroker({ maxKeepalive: 65536 }),
+    [],
+    "mqtt-edge:broker.maxKeepalive",
+    /expected at most 65535 seconds \(MQTT's keep alive is 16 bits\) \(got 65536\)/,
+  ],
+  [
+    "maxKeepalive fractional",
+    withBroker({ maxKeepalive: 59.5 }),
+    [],
+    "mqtt-edge:broker.maxKeepalive",
+    /expected a whole number of seconds \(got 59.5\)/,
+  ],
+  [
+    "maxKeepalive a string",
+    withBroker({ maxKeepalive: "60" }),
+    [],
+    "mqtt-edge:broker.maxKeepalive",
+    /expected a number of seconds \(got "60"\)/,
+  ],
+  [
+    "monitorUser with a newline",
+    withBroker({ monitorUser: "monitor\nuser admin" }),
+    [],
+    "mqtt-edge:broker.monitorUser",
+    /expected a user name of 1-64 .*no ':', whitespace or newlines/,
+  ],
+  [
+    "monitorUser not a string",
+    withBroker({ monitorUser: true }),
+    [],
+    "mqtt-edge:broker.monitorUser",
+    /expected a user name \(got true\)/,
+  ],
+  [
+    "monitorUser is also a user",
+    withBroker({ monitorUser: "dashboard" }),
+    [],
+    "mqtt-edge:broker.monitorUser",
+    /duplicate user "dashboard" \(also users\[1\]\); the monitor user may read \$SYS\/# only, so it needs a name of its own/,
+  ],
+  [
+    "a pattern on a $-topic with a monitor user",
+    withBroker({ monitorUser: "monitor", patterns: [{ access: "read", topic: "$SYS/%u/#" }] }),
+    [],
+    "mqtt-edge:broker.patterns[0].topic",
+    /expected a topic that does not start with '\$' when monitorUser is set .* \(got "\$SYS\/%u\/#"\)/,
+  ],
+  [
+    "metrics publish without an address",
+    withTunnel({ metrics: { publish: "2000" } }),
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /expected "<ipv4>:<port>", such as "127.0.0.1:1883" \(got "2000"\)/,
+  ],
+  [
+    "metrics publish port out of range",
+    withTunnel({ metrics: { publish: "127.0.0.1:70000" } }),
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /<ipv4>:<port>/,
+  ],
+  [
+    "metrics with an unknown key",
+    withTunnel({ metrics: { port: 2000 } }),
+    [],
+    "mqtt-edge:tunnel.metrics",
+    /port/,
+  ],
+  [
+    "metrics a boolean",
+    withTunnel({ metrics: true }),
+    [],
+    "mqtt-edge:tunnel.metrics",
+    /expected an object such as \{ publish: "127.0.0.1:2000" \} \(got true\)/,
+  ],
+  [
+    "metrics in none mode",
+    withTunnel({
+      mode: "none",
+      accountId: undefined,
+      zone: undefined,
+      hostname: undefined,
+      metrics: {},
+    }),
+    [],
+    "mqtt-edge:tunnel.metrics",
+    /only used when connectors run \(mode is "none"\)/,
+  ],
+  [
+    "metrics ports past 65535 for the replicas",
+    withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:65535" } }),
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /expected room for 2 host ports, one per connector \(port \+ i - 1\), but 65535 \+ 1 is past 65535/,
+  ],
+  [
+    "metrics ports past 65535 for a host's own replicas",
+    {
+      ...withTunnel({ hostname: undefined, metrics: { publish: "127.0.0.1:65534" } }),
+      hosts: [{ name: "a", hostname: "a.example.com", replicas: 3 }],
+    },
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /room for 3 host ports.*65534 \+ 2 is past 65535/,
+  ],
+  [
+    "metrics ports overlap broker.tcp.publish",
+    {
+      ...withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:1882" } }),
+      broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
+    },
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /expected host ports 1882-1883 \(one per connector\) apart from broker.tcp.publish \(127.0.0.1:1883\)/,
+  ],
+  [
+    "metrics on 0.0.0.0 overlap broker.websocket.publish",
+    {
+      ...withTunnel({ replicas: 1, metrics: { publish: "0.0.0.0:9001" } }),
+      broker: { ...broker, websocket: { publish: "127.0.0.1:9001" } },
+    },
+    [],
+    "mqtt-edge:tunnel.metrics.publish",
+    /apart from broker.websocket.publish \(127.0.0.1:9001\)/,
+  ],
+  [
+    "metrics in swarm mode",
+    { ...withTunnel({ metrics: {} }), swarm: { enabled: true } },
+    [],
+    "mqtt-edge:tunnel.metrics",
+    /not available in swarm mode: a swarm publishes one port for all replicas/,
+  ],
+  [
     "dockerTls not secret",
     {
       ...base,
@@ -643,6 +785,97 @@ describe("config defaults and accepted values", () => {
     );
     assert.equal(imageProblem(cfg.broker.image), undefined);
     assert.equal(imageProblem(cfg.tunnel.image), undefined);
+    assert.equal(cfg.broker.maxKeepalive, 60, "max_keepalive 60: well inside the edge's idle time");
+    assert.equal(cfg.broker.monitorUser, undefined, "no monitor user unless asked for");
+    assert.equal(cfg.tunnel.metrics, undefined, "metrics are not published by default");
+  });
+
+  test("keep alive, monitor user and metrics: accepted values", () => {
+    const cfg = parse(
+      withBroker({ maxKeepalive: 10, monitorUser: "prometheus@ops" }) as StackConfigInput,
+    );
+    assert.equal(cfg.broker.maxKeepalive, 10);
+    assert.equal(cfg.broker.monitorUser, "prometheus@ops");
+    assert.equal(parse(withBroker({ maxKeepalive: 65535 })).broker.maxKeepalive, 65535);
+    // tunnel.metrics set without an address: loopback, port 2000.
+    assert.deepEqual(parse(withTunnel({ metrics: {} })).tunnel.metrics, {
+      publish: { ip: "127.0.0.1", port: 2000 },
+    });
+    assert.deepEqual(
+      parse(withTunnel({ replicas: 16, metrics: { publish: "10.0.0.5:9100" } })).tunnel.metrics,
+      { publish: { ip: "10.0.0.5", port: 9100 } },
+    );
+    // The last port of the range may be 65535, and a range next to the broker's port is fine.
+    assert.ok(parse(withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:65534" } })));
+    assert.ok(
+      parse({
+        ...withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:1881" } }),
+        broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
+      }),
+    );
+    // Another address, the same port: no clash.
+    assert.ok(
+      parse({
+        ...withTunnel({ metrics: { publish: "127.0.0.2:1883" } }),
+        broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
+      }),
+    );
+  });
+
+  test("the monitor user gets a generated password, exported in mqttCredentials", async () => {
+    const { rec, outputs } = await runProgram(withBroker({ monitorUser: "monitor" }));
+    const password = rec.byName("mqtt-password-monitor");
+    assert.equal(password.inputs.length, 32);
+    const creds = await resolve(outputs.mqttCredentials);
+    assert.equal(creds.secret, true);
+    assert.deepEqual(Object.keys(creds.value as object).sort(), ["dashboard", "monitor", "sensor"]);
+    const writer = rec.byName("local-broker-config-writer");
+    const uploads = writer.inputs.uploads as { file: string; content: string }[];
+    const passwd = uploads.find((u) => u.file === "/mosquitto/config/passwd")!.content;
+    assert.match(passwd, /^monitor:\$7\$/m);
+    const acl = uploads.find((u) => u.file === "/mosquitto/config/acl")!.content;
+    assert.match(acl, /^user monitor\ntopic deny #\ntopic read \$SYS\/#$/m);
+    const conf = uploads.find((u) => u.file === "/mosquitto/config/mosquitto.conf")!.content;
+    assert.match(conf, /^max_keepalive 60$/m);
+  });
+
+  test("tunnel.metrics publishes connector i at port + i - 1 and lists the URLs", async () => {
+    const { rec, outputs } = await runProgram(
+      withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:2000" } }),
+    );
+    for (const i of [1, 2]) {
+      const c = rec.byName(`local-connector-${i}`);
+      assert.deepEqual(c.inputs.ports, [
+        { internal: 2000, external: 1999 + i, ip: "127.0.0.1", protocol: "tcp" },
+      ]);
+      assert.deepEqual(c.inputs.command.slice(0, 4), [
+        "tunnel",
+        "--no-autoupdate",
+        "--metrics",
+        "0.0.0.0:2000",
+      ]);
+      assert.deepEqual(c.inputs.healthcheck.tests, [
+        "CMD",
+        "cloudflared",
+        "tunnel",
+        "--metrics",
+        "127.0.0.1:2000",
+        "ready",
+      ]);
+    }
+    const summary = (await resolve(outputs.hosts[0])).value as { metricsUrls?: string[] };
+    assert.deepEqual(summary.metricsUrls, [
+      "http://127.0.0.1:2000/metrics",
+      "http://127.0.0.1:2001/metrics",
+    ]);
+
+    // Without it: nothing published, the server on loopback inside the container.
+    const plain = await runProgram(base);
+    const c = plain.rec.byName("local-connector-1");
+    assert.equal(c.inputs.ports, undefined);
+    assert.equal(c.inputs.command[3], "127.0.0.1:2000");
+    const s = (await resolve(plain.outputs.hosts[0])).value as Record<string, unknown>;
+    assert.ok(!("metricsUrls" in s));
   });
 
   test("the committed dev and prod stacks are valid", () => {

@@ -3,15 +3,23 @@ import { pbkdf2Sync } from "node:crypto";
 import { describe, test } from "node:test";
 import {
   HASH_ITERATIONS,
+  SYS_INTERVAL,
   buildIngress,
   deriveSalt,
   hashPasswordLine,
+  monitorAcl,
   renderAclFile,
   renderMosquittoConf,
   renderPasswordFile,
   verifyPasswordLine,
 } from "../../components/render";
-import { connectorCommand } from "../../components/connector";
+import {
+  METRICS_ADDRESS,
+  METRICS_PORT,
+  METRICS_PUBLISHED_ADDRESS,
+  connectorCommand,
+  metricsHostPort,
+} from "../../components/connector";
 import { listeningCheck } from "../../components/hardening";
 
 const conf = (over: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}) =>
@@ -21,6 +29,7 @@ const conf = (over: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}) =>
     websocketPort: 9001,
     maxConnections: 1000,
     messageSizeLimit: 262144,
+    maxKeepalive: 60,
     passwordFile: true,
     ...over,
   });
@@ -62,6 +71,27 @@ describe("mosquitto.conf", () => {
     assert.ok(!lines.some((l) => l.startsWith("password_file")));
     assert.ok(lines.includes("listener 8080"));
   });
+
+  test("max_keepalive follows broker.maxKeepalive; sys_interval 10 publishes $SYS", () => {
+    const lines = directives(conf());
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith("max_keepalive")),
+      ["max_keepalive 60"],
+      "one max_keepalive, the given one (no longer a fixed 300)",
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith("sys_interval")),
+      [`sys_interval ${SYS_INTERVAL}`],
+    );
+    assert.equal(SYS_INTERVAL, 10);
+    assert.ok(directives(conf({ maxKeepalive: 10 })).includes("max_keepalive 10"));
+    assert.ok(directives(conf({ maxKeepalive: 65535 })).includes("max_keepalive 65535"));
+    // Global options, before the first listener (per_listener_settings false).
+    const first = lines.findIndex((l) => l.startsWith("listener "));
+    assert.ok(
+      lines.indexOf("max_keepalive 60") < first && lines.indexOf("sys_interval 10") < first,
+    );
+  });
 });
 
 describe("ACL file", () => {
@@ -91,6 +121,28 @@ describe("ACL file", () => {
       "topic deny secret/#",
       "user idle",
     ]);
+  });
+
+  test("the monitor user comes last: deny # (every topic but the $-topics), read $SYS/#", () => {
+    const input = {
+      anonymous: [],
+      patterns: [{ access: "readwrite" as const, topic: "clients/%u/#" }],
+      users: [{ name: "sensor", acl: [{ access: "write" as const, topic: "sensors/#" }] }],
+    };
+    assert.deepEqual(directives(renderAclFile({ ...input, monitorUser: "monitor" })), [
+      "pattern readwrite clients/%u/#",
+      "user sensor",
+      "topic write sensors/#",
+      "user monitor",
+      "topic deny #",
+      "topic read $SYS/#",
+    ]);
+    assert.deepEqual(monitorAcl(), [
+      { access: "deny", topic: "#" },
+      { access: "read", topic: "$SYS/#" },
+    ]);
+    const without = directives(renderAclFile(input));
+    assert.ok(!without.some((l) => l.includes("$SYS")), "no $SYS rule without a monitor user");
   });
 });
 
@@ -198,6 +250,27 @@ describe("container commands", () => {
         -4,
       ),
       ["--quick-service", "http://q", "--url", "http://m:9001"],
+    );
+  });
+
+  test("the metrics server: loopback unless published, then every address of the container", () => {
+    const t = { kind: "token" as const, token: "t" };
+    assert.deepEqual(connectorCommand(t).slice(2, 4), ["--metrics", "127.0.0.1:2000"]);
+    assert.equal(METRICS_ADDRESS, "127.0.0.1:2000");
+    assert.deepEqual(connectorCommand(t, [], undefined, METRICS_PUBLISHED_ADDRESS).slice(2, 4), [
+      "--metrics",
+      "0.0.0.0:2000",
+    ]);
+    assert.equal(METRICS_PORT, 2000);
+    // Connector i is published at port + i - 1.
+    const publish = { ip: "127.0.0.1", port: 2000 };
+    assert.deepEqual(
+      [1, 2, 3].map((i) => metricsHostPort(publish, i)),
+      [
+        { ip: "127.0.0.1", port: 2000 },
+        { ip: "127.0.0.1", port: 2001 },
+        { ip: "127.0.0.1", port: 2002 },
+      ],
     );
   });
 
