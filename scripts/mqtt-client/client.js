@@ -5,10 +5,21 @@
 //                               [--retain] [--qos 0|1|2] [--timeout SECONDS] [--client-id ID]
 //                               [--no-publish]  (only wait for M, e.g. a retained message)
 //   node /app/client.js connect --url mqtt://host:1883 --user U [--timeout SECONDS]
+//   node /app/client.js watch   --url ws://host:9001 --user U --topic F [--topic F2 ...]
+//                               [--until TOPIC] [--qos 0|1|2] [--timeout SECONDS]
+//   node /app/client.js publish --url ws://host:9001 --user U --topic T --message M
+//                               [--retain] [--qos 0|1|2] [--timeout SECONDS]
+//   Every command also takes --protocol 4|5 (MQTT 3.1.1, the default, or MQTT 5).
 //
 // pubsub: connect, subscribe to T, publish M to T, wait until M comes back.
+// watch: subscribe to every filter F in one SUBSCRIBE, print `SUBACK <granted codes>` and then
+// one JSON line per message ({"topic", "payload", "retain"}) until one arrives on TOPIC (by
+// default: the first message). Retained messages come in the order of the filters, so a retained
+// message on TOPIC, last, is a marker: whatever the filters before it could get has come by then.
+// publish: publish M to T and wait for the broker's acknowledgement (QoS 0: until it is written).
 // Exit codes: 0 ok, 2 usage, 3 cannot connect (refused/unreachable/closed), 4 not authorised
-// (bad credentials, or subscription refused), 5 timeout, 1 anything else.
+// (bad credentials, subscription refused, or an MQTT 5 publish answered "not authorized"),
+// 5 timeout, 1 anything else.
 "use strict";
 const mqtt = require("mqtt");
 
@@ -31,7 +42,7 @@ function succeed(line, client) {
 
 function parse(argv) {
   const [cmd, ...rest] = argv;
-  const o = { cmd, qos: 1, timeout: 15, retain: false };
+  const o = { cmd, qos: 1, timeout: 15, retain: false, protocol: 4, topics: [] };
   for (let i = 0; i < rest.length; i++) {
     const k = rest[i];
     const v = () => {
@@ -47,6 +58,13 @@ function parse(argv) {
         break;
       case "--topic":
         o.topic = v();
+        o.topics.push(o.topic);
+        break;
+      case "--until":
+        o.until = v();
+        break;
+      case "--protocol":
+        o.protocol = Number(v());
         break;
       case "--message":
         o.message = v();
@@ -74,11 +92,15 @@ function parse(argv) {
         fail("usage", `unknown argument ${k}`);
     }
   }
-  if (!["pubsub", "connect"].includes(o.cmd)) fail("usage", "command must be pubsub or connect");
-  if (!o.url) fail("usage", "--url is required");
-  if (o.cmd === "pubsub" && (!o.topic || o.message === undefined)) {
-    fail("usage", "pubsub needs --topic and --message");
+  if (!["pubsub", "connect", "watch", "publish"].includes(o.cmd)) {
+    fail("usage", "command must be pubsub, connect, watch or publish");
   }
+  if (!o.url) fail("usage", "--url is required");
+  if (["pubsub", "publish"].includes(o.cmd) && (!o.topic || o.message === undefined)) {
+    fail("usage", `${o.cmd} needs --topic and --message`);
+  }
+  if (o.cmd === "watch" && o.topics.length === 0) fail("usage", "watch needs --topic");
+  if (![4, 5].includes(o.protocol)) fail("usage", "--protocol must be 4 (MQTT 3.1.1) or 5");
   if (![0, 1, 2].includes(o.qos)) fail("usage", "--qos must be 0, 1 or 2");
   if (!(o.timeout > 0)) fail("usage", "--timeout must be a positive number of seconds");
   return o;
@@ -101,7 +123,7 @@ function main() {
     username: o.user,
     password: process.env.MQTT_PASSWORD,
     clientId: o.clientId || `e2e-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    protocolVersion: 4,
+    protocolVersion: o.protocol,
     reconnectPeriod: 0, // one attempt: report, do not retry
     connectTimeout: o.timeout * 1000,
     clean: true,
@@ -133,6 +155,8 @@ function main() {
       succeed(`OK connected to ${o.url} in ${Date.now() - started} ms\n`, client);
       return;
     }
+    if (o.cmd === "watch") return watch(o, client, timer);
+    if (o.cmd === "publish") return publishOnce(o, client, timer);
     client.on("message", (topic, payload) => {
       if (topic !== o.topic || payload.toString() !== o.message) return;
       clearTimeout(timer);
@@ -151,6 +175,33 @@ function main() {
         if (perr) fail("other", `publish failed: ${perr.message}`);
       });
     });
+  });
+}
+
+function watch(o, client, timer) {
+  client.on("message", (topic, payload, packet) => {
+    const line = { topic, payload: payload.toString(), retain: packet.retain };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (o.until === undefined || topic === o.until) {
+      clearTimeout(timer);
+      succeed("", client);
+    }
+  });
+  client.subscribe(o.topics, { qos: o.qos }, (err, granted) => {
+    if (err) return fail("other", `subscribe failed: ${err.message}`);
+    const codes = (granted || []).map((g) => g.qos);
+    process.stdout.write(`SUBACK ${JSON.stringify(codes)}\n`);
+    if (codes.some((c) => c >= 128)) fail("auth", `subscription refused (ACL): ${codes}`);
+  });
+}
+
+function publishOnce(o, client, timer) {
+  client.publish(o.topic, o.message, { qos: o.qos, retain: o.retain }, (err) => {
+    clearTimeout(timer);
+    // MQTT 5: a PUBACK/PUBREC reason code of 135 is "not authorized".
+    if (err && err.code === 135) return fail("auth", `publish refused: ${err.message}`);
+    if (err) return fail("other", `publish failed: ${err.message}`);
+    succeed(`OK published ${o.topic}\n`, client);
   });
 }
 
