@@ -4,7 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import mqtt, {
+  type IClientOptions,
+  type IConnackPacket,
+  type IPublishPacket,
+  type MqttClient,
+} from "mqtt";
 
 export const WAIT_MS = 20_000;
 
@@ -17,10 +22,13 @@ export interface ConnectOptions extends Credentials {
   protocolVersion?: 4 | 5;
   clientId?: string;
   clean?: boolean;
+  /** Keep alive asked for in CONNECT, in seconds. Default 60. */
+  keepalive?: number;
 }
 
 export type ConnectResult =
-  { ok: true; client: MqttClient } | { ok: false; code?: number; reason: string };
+  | { ok: true; client: MqttClient; connack: IConnackPacket }
+  | { ok: false; code?: number; reason: string };
 
 const open = new Set<MqttClient>();
 
@@ -33,7 +41,7 @@ function options(o: ConnectOptions): IClientOptions {
     password: o.password,
     reconnectPeriod: 0,
     connectTimeout: WAIT_MS,
-    keepalive: 60,
+    keepalive: o.keepalive ?? 60,
   };
 }
 
@@ -48,12 +56,12 @@ export function tryConnect(url: string, o: ConnectOptions = {}): Promise<Connect
       client.end(true);
       resolve({ ok: false, code, reason });
     };
-    client.once("connect", () => {
+    client.once("connect", (connack: IConnackPacket) => {
       if (settled) return;
       settled = true;
       open.add(client);
       client.on("error", () => undefined); // later errors are seen through the operations
-      resolve({ ok: true, client });
+      resolve({ ok: true, client, connack });
     });
     client.once("error", (err: Error & { code?: number | string }) =>
       fail(typeof err.code === "number" ? err.code : undefined, err.message),
