@@ -141,7 +141,10 @@ export class EdgeHost extends pulumi.ComponentResource {
     const brokerService = `http://mosquitto:${b.websocketPort}`;
 
     let connectorTunnel: ConstructorParameters<typeof TunnelConnector>[1]["tunnel"] | undefined;
-    let dependsOn: pulumi.Resource[] = [this.broker];
+    // Connectors do not wait for the broker: cloudflared dials the edge on its own and reaches
+    // the origin per request, so both start at once (bench:up); in managed mode they wait for
+    // the tunnel's routes.
+    let dependsOn: pulumi.Resource[] = [];
     if (t.mode === "managed") {
       const withZone = (hostname: string): TunnelHostname => {
         const zoneId = args.zoneIds?.[hostname];
@@ -171,7 +174,7 @@ export class EdgeHost extends pulumi.ComponentResource {
       this.tunnelId = this.tunnel.tunnelId;
       this.token = this.tunnel.token;
       connectorTunnel = { kind: "token", token: this.tunnel.token };
-      dependsOn = [this.broker, this.tunnel.config];
+      dependsOn = [this.tunnel.config];
     } else if (t.mode === "token") {
       this.token = pulumi.secret(args.tunnelToken!);
       connectorTunnel = { kind: "token", token: this.token };
