@@ -8,6 +8,9 @@ import { z } from "zod";
 
 export const PROJECT = "mqtt-edge";
 
+/** Active cloudflared replicas Cloudflare allows per tunnel (Cloudflare One account limits). */
+export const MAX_REPLICAS = 25;
+
 /** Images the program runs unless the stack names others. Pinned; never "latest". */
 export const DEFAULT_IMAGES = {
   mosquitto: "eclipse-mosquitto:2.0.22",
@@ -296,7 +299,11 @@ const tunnelSchema = z
       .number({ error: "expected a whole number of connectors" })
       .int({ error: "expected a whole number of connectors" })
       .min(1, { error: "expected at least 1 connector" })
-      .max(16, { error: "expected at most 16 connectors per host" })
+      // Cloudflare's limit on active cloudflared replicas per tunnel, and each host has its own
+      // tunnel (developers.cloudflare.com/cloudflare-one/account-limits, "Cloudflare Tunnel").
+      .max(MAX_REPLICAS, {
+        error: `expected at most ${MAX_REPLICAS} connectors per host (Cloudflare's limit per tunnel)`,
+      })
       .default(1),
     image: imageSchema.default(DEFAULT_IMAGES.cloudflared),
     access: z.boolean({ error: "expected true or false" }).default(false),
@@ -396,7 +403,7 @@ const hostsSchema = z.array(
       .transform((v) => v.toLowerCase())
       .refine(isHostname, { error: "expected a zone name such as example.com" })
       .optional(),
-    replicas: z.number().int().min(1).max(16).optional(),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
   }),
 );
 

@@ -72,6 +72,13 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
   ],
   ["replicas zero", withTunnel({ replicas: 0 }), [], "mqtt-edge:tunnel.replicas", /at least 1/],
   [
+    "replicas past Cloudflare's limit per tunnel",
+    withTunnel({ replicas: 26 }),
+    [],
+    "mqtt-edge:tunnel.replicas",
+    /at most 25 connectors per host \(Cloudflare's limit per tunnel\)/,
+  ],
+  [
     "replicas fractional",
     withTunnel({ replicas: 1.5 }),
     [],
@@ -788,6 +795,7 @@ describe("config defaults and accepted values", () => {
     assert.equal(cfg.broker.maxKeepalive, 60, "max_keepalive 60: well inside the edge's idle time");
     assert.equal(cfg.broker.monitorUser, undefined, "no monitor user unless asked for");
     assert.equal(cfg.tunnel.metrics, undefined, "metrics are not published by default");
+    assert.equal(parse(withTunnel({ replicas: 25 })).tunnel.replicas, 25, "Cloudflare's limit");
   });
 
   test("keep alive, monitor user and metrics: accepted values", () => {
