@@ -134,7 +134,12 @@ export function renderAclFile(input: {
  * count adds no practical protection and 101 keeps connection storms cheap.
  */
 export const HASH_ITERATIONS = 101;
-/** 12 bytes: the only salt length both mosquitto 2.0 and 2.1 read (see REFERENCE.md). */
+/**
+ * 12 bytes: the only salt length both mosquitto 2.0 and 2.1 read. 2.0's mosquitto_passwd writes
+ * 12 bytes and 2.1's 64; Debian's 2.0.11, checked by hand, accepts 12-byte salts at any iteration
+ * count tried (101, 1000, 10000) and refuses 16- and 64-byte ones. tests/broker/passwords.test.ts
+ * checks that mosquitto_passwd's lines and ours verify against each other.
+ */
 export const SALT_BYTES = 12;
 
 /** One `$7$` password line: `name:$7$<iterations>$<base64 salt>$<base64 sha512 pbkdf2>`. */
