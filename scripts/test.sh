@@ -87,6 +87,20 @@ bash scripts/images.sh --only mosquitto --only cloudflared --only mqtt-client >&
 eval "$(bash scripts/engine.sh start a)"
 bash scripts/engine.sh swarm a
 bash scripts/images.sh >&2
+# These engines are the tests' own: whatever an interrupted earlier run left on them (services
+# holding the proxy's ports, containers with fixed names) goes before the suites start.
+for e in a b; do
+  (
+    eval "$(bash scripts/engine.sh env "$e")"
+    f=label=dev.mqtt-edge.stack
+    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
+      docker service ls -q --filter "$f" | xargs -r docker service rm >/dev/null
+    fi
+    docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null
+    docker network ls -q --filter "$f" | xargs -r docker network rm >/dev/null 2>&1 || true
+    docker volume ls -q --filter "$f" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+  )
+done
 
 log "npm run test:e2e (pulumi up with the real providers, on the engines)"
 TEST_REPORTER=tap npm run test:e2e 2>&1 | tee "$results/e2e.tap" || failed=1
