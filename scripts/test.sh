@@ -97,6 +97,12 @@ for e in a b; do
       docker service ls -q --filter "$f" | xargs -r docker service rm >/dev/null
     fi
     docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null
+    # A removed service's tasks go in the background; secrets in use cannot be removed before.
+    for _ in $(seq 1 60); do [ -z "$(docker ps -aq --filter "$f")" ] && break; sleep 1; done
+    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
+      docker secret ls -q --filter "$f" | xargs -r docker secret rm >/dev/null 2>&1 || true
+      docker config ls -q --filter "$f" | xargs -r docker config rm >/dev/null 2>&1 || true
+    fi
     docker network ls -q --filter "$f" | xargs -r docker network rm >/dev/null 2>&1 || true
     docker volume ls -q --filter "$f" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   )
