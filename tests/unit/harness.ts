@@ -30,6 +30,7 @@ export interface Registration {
   additionalSecretOutputs: string[];
   /** URNs whose replacement replaces this resource too. */
   replaceWith: string[];
+  retainOnDelete: boolean;
 }
 
 export interface Call {
@@ -168,6 +169,7 @@ export const T = {
   tunnelConfig:
     "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
   dns: "cloudflare:index/dnsRecord:DnsRecord",
+  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
   accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
   accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
   accessToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
@@ -232,6 +234,7 @@ export async function runProgram(
         deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
         additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
         replaceWith: req.getReplaceWithList?.() ?? [],
+        retainOnDelete: req.getRetainondelete?.() ?? false,
       });
       pending--;
       cb(err, resp);
