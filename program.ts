@@ -177,17 +177,19 @@ function zonePreflight(
   return pulumi.all(checks).apply((results) => {
     const off = results.filter((r) => r.websockets !== undefined && r.websockets !== "on");
     if (off.length > 0) {
-      throw new pulumi.RunError(
-        off
-          .map(
-            (r) =>
-              `${r.where}: WebSockets are ${r.websockets}, and MQTT clients reach the broker ` +
-              "over WebSockets (wss://). Turn WebSockets on in the Cloudflare dashboard " +
-              "(the zone > Network > WebSockets), or set `mqtt-edge:tunnel.manageZoneSettings: " +
-              "true` to let this stack turn them on.",
-          )
-          .join("\n"),
-      );
+      const message = off
+        .map(
+          (r) =>
+            `${r.where}: WebSockets are ${r.websockets}, and MQTT clients reach the broker ` +
+            "over WebSockets (wss://). Turn WebSockets on in the Cloudflare dashboard " +
+            "(the zone > Network > WebSockets), or set `mqtt-edge:tunnel.manageZoneSettings: " +
+            "true` to let this stack turn them on.",
+        )
+        .join("\n");
+      // Logged on its own first: the rejection reaches the engine through every resource and
+      // invoke that waits for the preflight, each wrapped in "error serializing property ...".
+      void pulumi.log.error(message);
+      throw new pulumi.RunError(message);
     }
     return [];
   });

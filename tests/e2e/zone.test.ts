@@ -69,6 +69,8 @@ describe("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
       assert.ok(failed !== undefined, "expected the deployment to fail");
       assert.match(failed, new RegExp(`zone ${ZONE.replace(".", "\\.")} \\(${zoneId}\\)`));
       assert.match(failed, /WebSockets are off/);
+      // The message stands on its own line, not only at the end of a serialization chain.
+      assert.match(failed, new RegExp(`error: zone ${ZONE.replace(".", "\\.")} \\(`));
       assert.match(failed, /Network > WebSockets/);
       assert.match(failed, /mqtt-edge:tunnel\.manageZoneSettings: true/);
     }
