@@ -42,6 +42,11 @@ export interface TunnelConfig {
   replicas: number;
   image: string;
   access: boolean;
+  /**
+   * managed mode: declare each zone's `websockets` setting as "on" (a `cloudflare.ZoneSetting`)
+   * instead of refusing to deploy to a zone where it is off.
+   */
+  manageZoneSettings: boolean;
   /** Change to rotate the tunnel secret (and so the token). */
   secretVersion: string;
   /** Override of cloudflared's edge addresses (`--edge`), for private or test networks. */
@@ -307,6 +312,7 @@ const tunnelSchema = z
       .default(1),
     image: imageSchema.default(DEFAULT_IMAGES.cloudflared),
     access: z.boolean({ error: "expected true or false" }).default(false),
+    manageZoneSettings: z.boolean({ error: "expected true or false" }).default(false),
     secretVersion: z.union([z.string(), z.number()]).transform(String).default("1"),
     edge: z
       // host:port or [v6]:port; never a leading "-", which cloudflared would read as a flag.
@@ -638,7 +644,14 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
           "required in managed mode (the public MQTT hostname, such as mqtt.example.com)",
         );
     } else {
-      for (const k of ["accountId", "zone", "zones", "zoneId", "access"] as const) {
+      for (const k of [
+        "accountId",
+        "zone",
+        "zones",
+        "zoneId",
+        "access",
+        "manageZoneSettings",
+      ] as const) {
         if (t[k] !== undefined && t[k] !== false)
           p(k, `only used in managed mode (mode is ${show(t.mode)})`);
       }
@@ -936,6 +949,7 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
       replicas: tunnel.replicas,
       image: tunnel.image,
       access: tunnel.access,
+      manageZoneSettings: tunnel.manageZoneSettings,
       secretVersion: tunnel.secretVersion,
       edge: tunnel.edge,
       quickService: tunnel.quickService,

@@ -17,19 +17,10 @@ export interface StackOutputs {
 
 /** Declares the whole stack from a validated config. */
 export function deployStack(cfg: StackConfig): StackOutputs {
-  // One password per MQTT user (the monitor user too) for the whole stack: clients use the same
-  // credentials on any host.
-  const passwords: Record<string, pulumi.Output<string>> = {};
-  const userNames = cfg.broker.users.map((u) => u.name);
-  if (cfg.broker.monitorUser) userNames.push(cfg.broker.monitorUser);
-  for (const name of userNames) {
-    passwords[name] = new random.RandomPassword(`mqtt-password-${name}`, {
-      length: 32,
-      special: false,
-    }).result;
-  }
-
   const zoneIds: Record<string, pulumi.Output<string>> = {};
+  const zoneSettings: Record<string, pulumi.Resource> = {};
+  // Resolves once every zone passed the preflight; everything else waits for it (dependsOn).
+  let preflight: pulumi.Output<pulumi.Resource[]> | undefined;
   if (cfg.tunnel.mode === "managed") {
     // One lookup per zone, shared by every host.
     const byZone = new Map<string, pulumi.Output<string>>();
@@ -51,6 +42,41 @@ export function deployStack(cfg: StackConfig): StackOutputs {
     for (const hostname of cfg.swarm?.httpHostnames ?? []) {
       zoneIds[hostname] = lookup(zoneFor(hostname, cfg.tunnel.zones)!);
     }
+    const zones = [...byZone].map(([name, id]) => ({ name, id }));
+    preflight = zonePreflight(zones, cfg.tunnel.manageZoneSettings);
+    if (cfg.tunnel.manageZoneSettings) {
+      const settingOf = new Map<string, cloudflare.ZoneSetting>();
+      for (const z of zones) {
+        settingOf.set(
+          z.name,
+          new cloudflare.ZoneSetting(
+            `zone-websockets-${z.name}`,
+            { zoneId: z.id, settingId: "websockets", value: "on" },
+            // retainOnDelete: a zone's WebSockets setting is the zone's, not this stack's. Other
+            // hostnames of the zone (other stacks, other apps) may rely on it, so removing the
+            // resource or destroying the stack leaves WebSockets on instead of resetting them.
+            { retainOnDelete: true, dependsOn: preflight },
+          ),
+        );
+      }
+      for (const [hostname, id] of Object.entries(zoneIds)) {
+        const z = zones.find((x) => x.id === id)!;
+        zoneSettings[hostname] = settingOf.get(z.name)!;
+      }
+    }
+  }
+
+  // One password per MQTT user (the monitor user too) for the whole stack: clients use the same
+  // credentials on any host.
+  const passwords: Record<string, pulumi.Output<string>> = {};
+  const userNames = cfg.broker.users.map((u) => u.name);
+  if (cfg.broker.monitorUser) userNames.push(cfg.broker.monitorUser);
+  for (const name of userNames) {
+    passwords[name] = new random.RandomPassword(
+      `mqtt-password-${name}`,
+      { length: 32, special: false },
+      { dependsOn: preflight },
+    ).result;
   }
 
   const edgeHosts = cfg.hosts.map(
@@ -64,6 +90,8 @@ export function deployStack(cfg: StackConfig): StackOutputs {
         passwords,
         tunnelToken: cfg.tunnelToken,
         zoneIds,
+        zoneSettings,
+        preflight,
         dockerTls: cfg.dockerTls[host.name],
         protect: cfg.protect,
         swarm: cfg.swarm,
@@ -98,4 +126,71 @@ export function deployStack(cfg: StackConfig): StackOutputs {
       : undefined,
     edgeHosts,
   };
+}
+
+interface Zone {
+  name: string;
+  id: pulumi.Output<string>;
+}
+
+/**
+ * Reads what each zone must allow before anything is created: its `websockets` setting (MQTT
+ * reaches the broker over WebSockets; with the setting off the edge refuses the upgrade) and Bot
+ * Fight Mode (it challenges WebSocket clients, which cannot answer: cloudflared#324). WebSockets
+ * off fails the deployment, naming the zones and the fix, unless `manageZoneSettings` declares
+ * them on; Bot Fight Mode on only warns. The invokes run in `pulumi preview` too, so a preview
+ * fails the same way. Resolves to no resource: it is for `dependsOn`.
+ */
+function zonePreflight(
+  zones: Zone[],
+  manageZoneSettings: boolean,
+): pulumi.Output<pulumi.Resource[]> {
+  const checks = zones.map((z) =>
+    z.id.apply(async (id) => {
+      const where = `zone ${z.name} (${id})`;
+      let websockets: string | undefined;
+      if (!manageZoneSettings) {
+        const s = await cloudflare.getZoneSetting({ zoneId: id, settingId: "websockets" });
+        websockets = String(s.value);
+      }
+      try {
+        const bm = await cloudflare.getBotManagement({ zoneId: id });
+        if (bm.fightMode) {
+          void pulumi.log.warn(
+            `${where}: Bot Fight Mode is on. It challenges MQTT clients on the WebSocket ` +
+              "handshake, which they cannot answer, so connections through the tunnel may " +
+              "fail (cloudflared#324). Turn it off in the Cloudflare dashboard under Security > " +
+              "Bots, or skip the hostnames with a WAF custom rule.",
+          );
+        }
+      } catch (e) {
+        // A warning's worth of information: a token without Bot Management read access must not
+        // stop the deployment.
+        void pulumi.log.warn(
+          `${where}: could not read Bot Fight Mode (GET /zones/${id}/bot_management): ` +
+            `${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+      return { where, websockets };
+    }),
+  );
+  return pulumi.all(checks).apply((results) => {
+    const off = results.filter((r) => r.websockets !== undefined && r.websockets !== "on");
+    if (off.length > 0) {
+      const message = off
+        .map(
+          (r) =>
+            `${r.where}: WebSockets are ${r.websockets}, and MQTT clients reach the broker ` +
+            "over WebSockets (wss://). Turn WebSockets on in the Cloudflare dashboard " +
+            "(the zone > Network > WebSockets), or set `mqtt-edge:tunnel.manageZoneSettings: " +
+            "true` to let this stack turn them on.",
+        )
+        .join("\n");
+      // Logged on its own first: the rejection reaches the engine through every resource and
+      // invoke that waits for the preflight, each wrapped in "error serializing property ...".
+      void pulumi.log.error(message);
+      throw new pulumi.RunError(message);
+    }
+    return [];
+  });
 }

@@ -20,6 +20,14 @@ export interface EdgeHostArgs {
   readonly tunnelToken?: pulumi.Input<string>;
   /** managed mode: zone id per public hostname. */
   readonly zoneIds?: Record<string, pulumi.Input<string>>;
+  /** managed mode with `manageZoneSettings`: the zone setting each hostname's records wait for. */
+  readonly zoneSettings?: Record<string, pulumi.Resource>;
+  /**
+   * managed mode: resolves when every zone passed its preflight, fails when one did not. The
+   * Docker provider and the tunnel's first resources wait for it, so a failed preflight creates
+   * nothing (a component's own dependsOn does not hold back its children).
+   */
+  readonly preflight?: pulumi.Input<pulumi.Resource[]>;
   /** TLS material for a tcp:// Docker endpoint (secret). */
   readonly dockerTls?: pulumi.Input<DockerTls>;
   readonly protect?: boolean;
@@ -80,7 +88,7 @@ export class EdgeHost extends pulumi.ComponentResource {
         certMaterial: args.dockerTls ? pulumi.output(args.dockerTls).certMaterial : undefined,
         keyMaterial: args.dockerTls ? pulumi.output(args.dockerTls).keyMaterial : undefined,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.preflight },
     );
     const child = { parent: this, provider: this.provider };
 
@@ -151,7 +159,7 @@ export class EdgeHost extends pulumi.ComponentResource {
         if (zoneId === undefined) {
           throw new pulumi.ResourceError(`no zone id for hostname "${hostname}"`, this);
         }
-        return { hostname, zoneId };
+        return { hostname, zoneId, zoneReady: args.zoneSettings?.[hostname] };
       };
       const hostnames = host.hostnames.map(withZone);
       const httpHostnames = this.swarmProxy ? (swarm?.httpHostnames ?? []).map(withZone) : [];
@@ -167,6 +175,7 @@ export class EdgeHost extends pulumi.ComponentResource {
           secretVersion: t.secretVersion,
           access: t.access,
           protect: args.protect,
+          preflight: args.preflight,
           comment: `mqtt-edge stack ${args.stack}, host ${host.name}`,
         },
         { parent: this },

@@ -10,6 +10,8 @@ export interface TunnelHostname {
   hostname: string;
   /** Zone the CNAME record goes into. */
   zoneId: pulumi.Input<string>;
+  /** What must exist before the hostname is routed (the zone's WebSockets setting). */
+  zoneReady?: pulumi.Resource;
 }
 
 export interface CloudflareTunnelArgs {
@@ -29,6 +31,8 @@ export interface CloudflareTunnelArgs {
   readonly access?: boolean;
   /** Protect the tunnel and DNS records from deletion. */
   readonly protect?: boolean;
+  /** What the tunnel's resources wait for (the zone preflight): none is created if it fails. */
+  readonly preflight?: pulumi.Input<pulumi.Resource[]>;
   /** Text put in the DNS record comments. */
   readonly comment?: string;
 }
@@ -65,7 +69,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     this.secret = new random.RandomPassword(
       `${name}-secret`,
       { length: TUNNEL_SECRET_LENGTH, special: false, keepers: { version } },
-      { parent: this },
+      { parent: this, dependsOn: args.preflight },
     );
     const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
       `${name}-tunnel`,
@@ -77,7 +81,12 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         configSrc: "cloudflare",
         tunnelSecret: this.secret.result.apply((s) => Buffer.from(s, "utf8").toString("base64")),
       },
-      { parent: this, protect: args.protect, additionalSecretOutputs: ["tunnelSecret"] },
+      {
+        parent: this,
+        protect: args.protect,
+        additionalSecretOutputs: ["tunnelSecret"],
+        dependsOn: args.preflight,
+      },
     );
     this.tunnel = tunnel;
     this.tunnelId = tunnel.id;
@@ -89,13 +98,17 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       httpHostnames: args.httpHostnames?.map((h) => h.hostname),
       httpService: args.httpService,
     });
+    const allHostnames = [...args.mqttHostnames, ...(args.httpHostnames ?? [])];
+    const zonesReady = [
+      ...new Set(allHostnames.flatMap((h) => (h.zoneReady ? [h.zoneReady] : []))),
+    ];
     this.config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
       `${name}-config`,
       { accountId: args.accountId, tunnelId: tunnel.id, config: { ingresses: ingress } },
-      { parent: this },
+      { parent: this, dependsOn: zonesReady },
     );
 
-    this.dnsRecords = [...args.mqttHostnames, ...(args.httpHostnames ?? [])].map(
+    this.dnsRecords = allHostnames.map(
       (h) =>
         new cloudflare.DnsRecord(
           `${name}-dns-${h.hostname}`,
@@ -108,7 +121,12 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
             ttl: 1,
             comment: args.comment,
           },
-          { parent: this, protect: args.protect, deleteBeforeReplace: true },
+          {
+            parent: this,
+            protect: args.protect,
+            deleteBeforeReplace: true,
+            dependsOn: h.zoneReady ? [h.zoneReady] : [],
+          },
         ),
     );
 
@@ -126,7 +144,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
         `${name}-access-token`,
         { accountId: args.accountId, name: `${args.physicalName}-mqtt-client`, duration: "8760h" },
-        { parent: this, additionalSecretOutputs: ["clientSecret"] },
+        { parent: this, additionalSecretOutputs: ["clientSecret"], dependsOn: args.preflight },
       );
       const policy = new cloudflare.ZeroTrustAccessPolicy(
         `${name}-access-policy`,

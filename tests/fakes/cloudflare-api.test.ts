@@ -629,3 +629,71 @@ void test("reset clears state and requests but keeps configured zones", async ()
   assert.equal(fake.requests.length, 0);
   assert.equal(fake.state.zones.size, 8);
 });
+
+void test("zone settings: websockets GET and PATCH, per zone, set by tests, reset", async () => {
+  const ws = `/zones/${ZONE_ID}/settings/websockets`;
+  const got = await call("GET", ws);
+  assert.equal(got.status, 200);
+  assert.deepEqual(got.result, {
+    id: "websockets",
+    value: "on",
+    editable: true,
+    modified_on: null,
+  });
+
+  fake.setZoneSettings("example.com", { websockets: "off" });
+  assert.equal((await call("GET", ws)).result.value, "off");
+  // Another zone keeps its own value.
+  const other = FakeCloudflareApi.zoneIdFor("zone0.test");
+  assert.equal((await call("GET", `/zones/${other}/settings/websockets`)).result.value, "on");
+
+  const patched = await call("PATCH", ws, { value: "on" });
+  assert.equal(patched.status, 200);
+  assert.equal(patched.result.value, "on");
+  assert.match(patched.result.modified_on, /^\d{4}-\d\d-\d\dT/);
+  assert.equal((await call("GET", ws)).result.value, "on");
+  assert.equal(fake.state.zones.get(ZONE_ID)!.websockets, "on");
+  assert.equal((await call("PATCH", ws, { id: "websockets", value: "off" })).result.value, "off");
+
+  const bad = await call("PATCH", ws, { value: true });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.success, false);
+  assert.equal((await call("PATCH", ws, { id: "ssl", value: "on" })).status, 400);
+  assert.equal((await call("GET", `/zones/${ZONE_ID}/settings/ssl`)).status, 400);
+  const missing = await call("GET", `/zones/${"b".repeat(32)}/settings/websockets`);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.errors[0].code, 7003);
+  assert.equal((await call("GET", ws, undefined, null)).status, 401);
+
+  fake.reset();
+  assert.equal((await call("GET", ws)).result.value, "on");
+});
+
+void test("zone settings: bot_management fight_mode per zone, default off", async () => {
+  const bm = `/zones/${ZONE_ID}/bot_management`;
+  const got = await call("GET", bm);
+  assert.equal(got.status, 200);
+  assert.equal(got.result.fight_mode, false);
+  fake.setZoneSettings(ZONE_ID, { fightMode: true });
+  assert.equal((await call("GET", bm)).result.fight_mode, true);
+  const other = FakeCloudflareApi.zoneIdFor("zone1.test");
+  assert.equal((await call("GET", `/zones/${other}/bot_management`)).result.fight_mode, false);
+  assert.throws(() => fake.setZoneSettings("nope.example", { fightMode: true }), /no zone/);
+  assert.equal((await call("GET", `/zones/${"b".repeat(32)}/bot_management`)).status, 404);
+});
+
+void test("zone settings: options seed websockets and fight mode", async () => {
+  const seeded = new FakeCloudflareApi({
+    zones: [{ name: "off.test", accountId: ACCOUNT, websockets: "off", fightMode: true }],
+  });
+  const url = await seeded.start();
+  try {
+    const id = FakeCloudflareApi.zoneIdFor("off.test");
+    const ws = (await (await fetch(`${url}/zones/${id}/settings/websockets`)).json()) as Body;
+    assert.equal(ws.result.value, "off");
+    const bm = (await (await fetch(`${url}/zones/${id}/bot_management`)).json()) as Body;
+    assert.equal(bm.result.fight_mode, true);
+  } finally {
+    await seeded.stop();
+  }
+});

@@ -2,7 +2,8 @@
  * A local, stateful fake of the parts of the Cloudflare v4 API that
  * @pulumi/cloudflare 6.x (terraform-provider-cloudflare v5, Stainless cloudflare-go client)
  * calls for Cloudflare Tunnels, their remote configuration, DNS records, zones and
- * Zero Trust Access applications / policies / service tokens.
+ * Zero Trust Access applications / policies / service tokens, and the two zone settings the
+ * program checks before it deploys (the `websockets` setting and Bot Fight Mode).
  *
  * Point the provider at it with `cloudflare:baseUrl` = the URL `start()` returns
  * (it ends in `/client/v4`). Node built-ins only.
@@ -17,8 +18,22 @@ import type { AddressInfo } from "node:net";
 
 export interface FakeCloudflareOptions {
   accounts?: string[];
-  zones?: { id?: string; name: string; accountId: string }[];
+  zones?: {
+    id?: string;
+    name: string;
+    accountId: string;
+    /** The zone's `websockets` setting; default "on" (Cloudflare's default). */
+    websockets?: "on" | "off";
+    /** Bot Fight Mode (`bot_management.fight_mode`); default false. */
+    fightMode?: boolean;
+  }[];
   apiToken?: string;
+}
+
+/** What tests may set on a zone with `setZoneSettings`. */
+export interface FakeZoneSettings {
+  websockets?: "on" | "off";
+  fightMode?: boolean;
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -36,6 +51,11 @@ export interface FakeZone {
   accountId: string;
   status: "active" | "pending";
   createdOn: string;
+  /** `GET|PATCH /zones/{id}/settings/websockets` */
+  websockets: "on" | "off";
+  websocketsModifiedOn: string | null;
+  /** `GET /zones/{id}/bot_management` `fight_mode` */
+  fightMode: boolean;
 }
 
 /** One connection of a connector (cloudflared replica) to the Cloudflare edge. */
@@ -439,6 +459,23 @@ export class FakeCloudflareApi {
     return conn;
   }
 
+  /**
+   * Test helper: sets a zone's `websockets` setting and/or Bot Fight Mode (by zone id or name).
+   * `reset()` puts them back to the options' values (default websockets "on", fight mode off).
+   */
+  setZoneSettings(zone: string, settings: FakeZoneSettings): FakeZone {
+    const z =
+      this.state.zones.get(zone) ??
+      [...this.state.zones.values()].find((x) => x.name === zone.toLowerCase());
+    if (!z) throw new Error(`no zone ${zone}`);
+    if (settings.websockets !== undefined) {
+      z.websockets = settings.websockets;
+      z.websocketsModifiedOn = now();
+    }
+    if (settings.fightMode !== undefined) z.fightMode = settings.fightMode;
+    return z;
+  }
+
   /** Zone id used for a zone name when the options give none (stable across runs). */
   static zoneIdFor(name: string): string {
     return createHash("md5").update(`zone:${name.toLowerCase()}`).digest("hex");
@@ -455,6 +492,9 @@ export class FakeCloudflareApi {
         accountId: z.accountId,
         status: "active",
         createdOn: "2024-01-01T00:00:00.000000Z",
+        websockets: z.websockets ?? "on",
+        websocketsModifiedOn: null,
+        fightMode: z.fightMode ?? false,
       });
     }
   }
@@ -637,6 +677,16 @@ export class FakeCloudflareApi {
       result: this.renderZone(this.requireZone(c.params[0])),
     }));
 
+    // Zone settings: only `websockets` is modelled (what the program checks and may turn on).
+    this.route("GET", `/zones/${ID}/settings/${ID}`, (c) => ({
+      result: this.renderWebsockets(this.requireSetting(c)),
+    }));
+    this.route("PATCH", `/zones/${ID}/settings/${ID}`, (c) => this.patchWebsockets(c));
+    // Bot management: read only (Bot Fight Mode is what breaks WebSockets, cloudflared#324).
+    this.route("GET", `/zones/${ID}/bot_management`, (c) => ({
+      result: this.renderBotManagement(this.requireZone(c.params[0], "/bot_management")),
+    }));
+
     // Cloudflare Tunnel (cfd_tunnel).
     this.route("POST", tun, (c) => this.createTunnel(c));
     this.route("GET", tun, (c) => this.listTunnels(c));
@@ -773,6 +823,54 @@ export class FakeCloudflareApi {
       },
       tenant: { id: null, name: null },
       tenant_unit: { id: null },
+    };
+  }
+
+  private requireSetting(c: Ctx): FakeZone {
+    const [zoneId, settingId] = c.params;
+    const z = this.requireZone(zoneId, `/settings/${settingId}`);
+    if (settingId !== "websockets") {
+      throw err(400, 1007, `this fake models only the websockets setting, not ${settingId}`);
+    }
+    return z;
+  }
+
+  private renderWebsockets(z: FakeZone): JsonObject {
+    return {
+      id: "websockets",
+      value: z.websockets,
+      editable: true,
+      modified_on: z.websocketsModifiedOn,
+    };
+  }
+
+  /** `PATCH /zones/{id}/settings/websockets` with `{value: "on"|"off"}` (and optionally `id`). */
+  private patchWebsockets(c: Ctx): Reply {
+    const z = this.requireSetting(c);
+    const b = bodyObject(c);
+    const id = optString(b, "id");
+    if (id !== undefined && id !== "websockets") {
+      throw badRequest(`'id' must be "websockets" on this path, not ${JSON.stringify(id)}`, 1007);
+    }
+    const value = b.value;
+    if (value !== "on" && value !== "off") {
+      throw badRequest(`Invalid value for zone setting websockets: expected "on" or "off"`, 1007);
+    }
+    z.websockets = value;
+    z.websocketsModifiedOn = now();
+    return { result: this.renderWebsockets(z) };
+  }
+
+  /** The shape of a Free plan zone's bot management configuration. */
+  private renderBotManagement(z: FakeZone): JsonObject {
+    return {
+      enable_js: false,
+      fight_mode: z.fightMode,
+      ai_bots_protection: "disabled",
+      crawler_protection: "disabled",
+      is_robots_txt_managed: false,
+      using_latest_model: true,
+      stale_zone_configuration: {},
     };
   }
 

@@ -399,6 +399,26 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
     /only used in managed mode/,
   ],
   [
+    "manageZoneSettings not a boolean",
+    withTunnel({ manageZoneSettings: "yes" }),
+    [],
+    "mqtt-edge:tunnel.manageZoneSettings",
+    /expected true or false/,
+  ],
+  [
+    "manageZoneSettings in quick mode",
+    withTunnel({
+      mode: "quick",
+      accountId: undefined,
+      zone: undefined,
+      hostname: undefined,
+      manageZoneSettings: true,
+    }),
+    [],
+    "mqtt-edge:tunnel.manageZoneSettings",
+    /only used in managed mode/,
+  ],
+  [
     "hostname in quick mode",
     withTunnel({ mode: "quick", accountId: undefined, zone: undefined }),
     [],
@@ -778,6 +798,12 @@ describe("config validation refuses bad stacks", () => {
 });
 
 describe("config defaults and accepted values", () => {
+  test("tunnel.manageZoneSettings: default false, true accepted", () => {
+    assert.equal(parse(base).tunnel.manageZoneSettings, false);
+    assert.equal(parse(withTunnel({ manageZoneSettings: true })).tunnel.manageZoneSettings, true);
+    assert.equal(parse(withTunnel({ manageZoneSettings: false })).tunnel.manageZoneSettings, false);
+  });
+
   test("an empty stack is a quick tunnel with hardened defaults", () => {
     const cfg = parse({ broker: { users: [{ name: "u" }] } });
     assert.equal(cfg.tunnel.mode, "quick");

@@ -174,6 +174,76 @@ describe("managed mode graph", () => {
   });
 });
 
+describe("zone preflight", () => {
+  const ZONE_SETTING = "cloudflare:index/getZoneSetting:getZoneSetting";
+  const BOT = "cloudflare:index/getBotManagement:getBotManagement";
+
+  test("reads each zone's websockets setting and Bot Fight Mode once, declares no setting", async () => {
+    const { rec } = await runProgram(
+      managedConfig({
+        tunnel: {
+          ...(managedConfig().tunnel as object),
+          zone: undefined,
+          zones: ["example.com", "example.org"],
+        },
+        hosts: [
+          { name: "a", hostname: ["mqtt.example.com", "mqtt2.example.com"] },
+          { name: "b", hostname: "mqtt.example.org" },
+        ],
+      }),
+    );
+    const reads = rec.calls.filter((c) => c.token === ZONE_SETTING).map((c) => c.inputs);
+    assert.deepEqual(
+      reads.sort((x, y) => String(x.zoneId).localeCompare(String(y.zoneId))),
+      [
+        { zoneId: "zone-example.com", settingId: "websockets" },
+        { zoneId: "zone-example.org", settingId: "websockets" },
+      ],
+    );
+    assert.equal(rec.calls.filter((c) => c.token === BOT).length, 2);
+    assert.equal(count(rec, T.zoneSetting), 0);
+    assert.equal(count(rec, T.tunnel), 2);
+  });
+
+  test("manageZoneSettings declares websockets on per zone, retained on delete, before routes", async () => {
+    const { rec } = await runProgram(
+      managedConfig({
+        tunnel: { ...(managedConfig().tunnel as object), manageZoneSettings: true },
+      }),
+    );
+    const settings = rec.ofType(T.zoneSetting);
+    assert.equal(settings.length, 1);
+    const [s] = settings;
+    assert.deepEqual(s.inputs, {
+      zoneId: "zone-example.com",
+      settingId: "websockets",
+      value: "on",
+    });
+    assert.equal(s.retainOnDelete, true);
+    assert.equal(s.protect, false);
+    for (const r of [...rec.ofType(T.dns), ...rec.ofType(T.tunnelConfig)]) {
+      assert.ok(r.dependencies.includes(s.urn), `${r.name} waits for ${s.name}`);
+    }
+    // No read of the setting: the resource makes it so.
+    assert.equal(rec.calls.filter((c) => c.token === ZONE_SETTING).length, 0);
+    assert.equal(rec.calls.filter((c) => c.token === BOT).length, 1);
+  });
+
+  test("quick, token and none modes read no zone", async () => {
+    for (const [cfg, secretKeys] of [
+      [quick, []],
+      [none, []],
+      [token, ["tunnelToken"]],
+    ] as const) {
+      const { rec } = await runProgram(cfg, { secretKeys: [...secretKeys] });
+      assert.deepEqual(
+        rec.calls.filter((c) => c.token === ZONE_SETTING || c.token === BOT),
+        [],
+      );
+    }
+  });
+});
+
 describe("other modes", () => {
   test("quick mode creates no Cloudflare resources and runs a quick tunnel to the broker", async () => {
     const { rec } = await runProgram(quick);

@@ -30,6 +30,7 @@ export interface Registration {
   additionalSecretOutputs: string[];
   /** URNs whose replacement replaces this resource too. */
   replaceWith: string[];
+  retainOnDelete: boolean;
 }
 
 export interface Call {
@@ -87,9 +88,19 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   }
 }
 
+/** What the mocked Cloudflare API answers for zone settings, per zone id (`zone-<name>`). */
+export interface ZoneState {
+  /** Zone ids whose `websockets` setting is "off" (default: "on" everywhere). */
+  websocketsOff?: string[];
+  /** Zone ids with Bot Fight Mode on (default: off everywhere). */
+  fightMode?: string[];
+}
+
 export class Recorder implements pulumi.runtime.Mocks {
   readonly registrations: Registration[] = [];
   readonly calls: Call[] = [];
+
+  constructor(readonly zoneState: ZoneState = {}) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): {
     id: string | undefined;
@@ -110,9 +121,22 @@ export class Recorder implements pulumi.runtime.Mocks {
         return { ...inputs, token: fakeToken(inputs.tunnelId) };
       case "cloudflare:index/getZone:getZone":
         return { ...inputs, id: `zone-${inputs.filter?.name}`, name: inputs.filter?.name };
-      default:
-        throw new Error(`unexpected provider call ${args.token} ${JSON.stringify(inputs)}`);
+      case "cloudflare:index/getZoneSetting:getZoneSetting":
+        if (inputs.settingId !== "websockets") break;
+        return {
+          ...inputs,
+          id: "websockets",
+          value: this.zoneState.websocketsOff?.includes(inputs.zoneId) ? "off" : "on",
+          editable: true,
+        };
+      case "cloudflare:index/getBotManagement:getBotManagement":
+        return {
+          ...inputs,
+          id: inputs.zoneId,
+          fightMode: this.zoneState.fightMode?.includes(inputs.zoneId) ?? false,
+        };
     }
+    throw new Error(`unexpected provider call ${args.token} ${JSON.stringify(inputs)}`);
   }
 
   ofType(type: string): Registration[] {
@@ -145,6 +169,7 @@ export const T = {
   tunnelConfig:
     "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
   dns: "cloudflare:index/dnsRecord:DnsRecord",
+  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
   accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
   accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
   accessToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
@@ -182,9 +207,9 @@ type MonitorLike = { registerResource(req: any, cb: any): unknown };
  */
 export async function runProgram(
   config: StackConfigInput,
-  opts: { stack?: string; secretKeys?: string[]; preview?: boolean } = {},
+  opts: { stack?: string; secretKeys?: string[]; preview?: boolean; zones?: ZoneState } = {},
 ): Promise<ProgramRun> {
-  const rec = new Recorder();
+  const rec = new Recorder(opts.zones);
   await pulumi.runtime.setMocks(rec, "mqtt-edge", opts.stack ?? "dev", opts.preview ?? false);
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);
@@ -209,6 +234,7 @@ export async function runProgram(
         deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
         additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
         replaceWith: req.getReplaceWithList?.() ?? [],
+        retainOnDelete: req.getRetainondelete?.() ?? false,
       });
       pending--;
       cb(err, resp);

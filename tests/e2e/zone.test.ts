@@ -1,0 +1,148 @@
+/**
+ * The zone preflight, end to end: real `pulumi preview` and `pulumi up` of this program with the
+ * real cloudflare provider against the fake Cloudflare API, and a real Docker engine.
+ * - websockets off: preview and up fail naming the zone and the fix; nothing is created;
+ * - websockets on: preview plans the stack;
+ * - `tunnel.manageZoneSettings: true`: up turns websockets on, a second preview is clean;
+ * - Bot Fight Mode on: a warning, and the deploy still succeeds;
+ * - destroy leaves the zone's websockets on (retainOnDelete) and nothing else behind.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { FakeCloudflareApi, RecordedRequest } from "../fakes/cloudflare-api";
+import {
+  API_TOKEN,
+  E2EStack,
+  IMAGES,
+  leftovers,
+  managedTunnel,
+  requireTools,
+  startFakeCloudflare,
+} from "./harness";
+
+const STACK = "h4zone";
+const ZONE = "example.com";
+
+/** The requests that change something in Cloudflare. */
+const writes = (reqs: RecordedRequest[]) =>
+  reqs.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`);
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.message}` : String(e));
+
+describe("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
+  let fake: FakeCloudflareApi;
+  let stack: E2EStack;
+  let zoneId: string;
+  let config: Record<string, unknown>;
+
+  before(async () => {
+    const tools = requireTools();
+    const started = await startFakeCloudflare();
+    fake = started.fake;
+    zoneId = [...fake.state.zones.values()].find((z) => z.name === ZONE)!.id;
+    // The README's example (section "Zone settings: WebSockets and Bot Fight Mode").
+    config = {
+      tunnel: managedTunnel(tools.cloudflaredImage, { hostname: "mqtt-zone.example.com" }),
+      broker: {
+        image: IMAGES.mosquitto,
+        users: [{ name: "sensor", acl: [{ access: "readwrite", topic: "sensors/#" }] }],
+      },
+      "cloudflare:baseUrl": started.baseUrl,
+    };
+    stack = new E2EStack(STACK);
+    await stack.configure(config, { "cloudflare:apiToken": API_TOKEN });
+  });
+
+  after(async () => {
+    if (stack) await stack.cleanup();
+    if (fake) await fake.stop();
+  });
+
+  test("websockets off: preview and up fail naming the zone and the fix, nothing created", async () => {
+    fake.setZoneSettings(ZONE, { websockets: "off" });
+    fake.requests.length = 0;
+    for (const run of [() => stack.preview(), () => stack.up()]) {
+      const failed = await run().then(
+        () => undefined,
+        (e: unknown) => errorText(e),
+      );
+      assert.ok(failed !== undefined, "expected the deployment to fail");
+      assert.match(failed, new RegExp(`zone ${ZONE.replace(".", "\\.")} \\(${zoneId}\\)`));
+      assert.match(failed, /WebSockets are off/);
+      // The message stands on its own line, not only at the end of a serialization chain.
+      assert.match(failed, new RegExp(`error: zone ${ZONE.replace(".", "\\.")} \\(`));
+      assert.match(failed, /Network > WebSockets/);
+      assert.match(failed, /mqtt-edge:tunnel\.manageZoneSettings: true/);
+    }
+    // The provider read the setting (the real API path) and wrote nothing.
+    const paths = fake.requests.map((r) => `${r.method} ${r.path}`);
+    assert.ok(
+      paths.includes(`GET /client/v4/zones/${zoneId}/settings/websockets`),
+      paths.join("\n"),
+    );
+    assert.deepEqual(writes(fake.requests), []);
+    assert.equal(fake.state.tunnels.size, 0);
+    assert.equal(fake.state.dnsRecords.size, 0);
+    assert.equal(fake.state.configs.size, 0);
+    assert.deepEqual(leftovers(STACK), []);
+    assert.equal(fake.state.zones.get(zoneId)!.websockets, "off");
+  });
+
+  test("websockets on: preview plans the stack", async () => {
+    fake.setZoneSettings(ZONE, { websockets: "on" });
+    const r = await stack.preview();
+    assert.ok((r.changeSummary.create ?? 0) > 0, JSON.stringify(r.changeSummary));
+    assert.doesNotMatch(r.stdout, /WebSockets are/);
+    assert.equal(fake.state.tunnels.size, 0);
+  });
+
+  test("manageZoneSettings: up turns websockets on, a second preview is clean", async () => {
+    fake.setZoneSettings(ZONE, { websockets: "off" });
+    await stack.configure({
+      ...config,
+      tunnel: { ...(config.tunnel as Record<string, unknown>), manageZoneSettings: true },
+    });
+    fake.requests.length = 0;
+    const r = await stack.up();
+    assert.equal(r.summary.result, "succeeded");
+    assert.equal(fake.state.zones.get(zoneId)!.websockets, "on");
+    const patch = fake.requests.find(
+      (x) => x.method === "PATCH" && x.path.endsWith(`/zones/${zoneId}/settings/websockets`),
+    );
+    assert.ok(patch, fake.requests.map((x) => `${x.method} ${x.path}`).join("\n"));
+    assert.equal((patch.body as Record<string, unknown>).value, "on");
+    assert.equal(fake.state.tunnels.size, 1);
+    assert.equal(fake.state.dnsRecords.size, 1);
+    const outputs = await stack.outputs();
+    assert.ok(outputs.tunnelId.value);
+
+    const again = await stack.preview();
+    const changed = Object.entries(again.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+    assert.deepEqual(changed, [], again.stdout);
+  });
+
+  test("Bot Fight Mode on: a warning naming the zone, and the deploy still succeeds", async () => {
+    fake.setZoneSettings(ZONE, { fightMode: true });
+    fake.requests.length = 0;
+    const r = await stack.up();
+    assert.equal(r.summary.result, "succeeded");
+    assert.match(r.stdout, /warning: zone example\.com \([0-9a-f]{32}\): Bot Fight Mode is on/);
+    assert.match(r.stdout, /Security > Bots/);
+    const paths = fake.requests.map((x) => `${x.method} ${x.path}`);
+    assert.ok(paths.includes(`GET /client/v4/zones/${zoneId}/bot_management`), paths.join("\n"));
+    fake.setZoneSettings(ZONE, { fightMode: false });
+  });
+
+  test("destroy leaves websockets on (retainOnDelete) and nothing else", async () => {
+    fake.requests.length = 0;
+    await stack.destroy();
+    assert.equal(fake.state.zones.get(zoneId)!.websockets, "on");
+    assert.ok(
+      !fake.requests.some((x) => x.method !== "GET" && x.path.includes("/settings/")),
+      writes(fake.requests).join("\n"),
+    );
+    assert.ok([...fake.state.tunnels.values()].every((t) => t.deletedAt !== null));
+    assert.equal(fake.state.dnsRecords.size, 0);
+    assert.deepEqual(leftovers(STACK), []);
+  });
+});
