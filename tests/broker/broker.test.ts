@@ -389,7 +389,10 @@ describe("maxConnections 3", TIMEOUT, () => {
     for (let i = 0; i < 3; i++) held.push(await connect(b.tcpUrl));
     const fourth = await tryConnect(b.tcpUrl);
     assert.equal(fourth.ok, false, "a fourth TCP connection was accepted");
-    assert.match(b.log, /denied: max_connections exceeded/);
+    assert.match(
+      await b.logMatching(/denied: max_connections exceeded/),
+      /denied: max_connections/,
+    );
     for (const c of held) await end(c);
   });
 

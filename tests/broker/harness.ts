@@ -291,6 +291,23 @@ export class Broker {
     return this.output;
   }
 
+  /**
+   * Waits, bounded, until mosquitto's output matches `pattern`, and returns the output: a refusal
+   * reaches the client before the broker's line about it reaches this process.
+   */
+  async logMatching(pattern: RegExp, timeoutMs = 5_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no ${pattern} in mosquitto's output after ${timeoutMs} ms:\n${this.output}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.output;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
