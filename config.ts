@@ -60,6 +60,25 @@ export interface TunnelConfig {
   metrics?: { publish: PortPublish };
 }
 
+/** Which way a bridged topic flows, seen from the site broker that runs the bridge. */
+export type BridgeDirection = "out" | "in" | "both";
+
+export interface BridgeTopic {
+  topic: string;
+  direction: BridgeDirection;
+  qos: 0 | 1 | 2;
+}
+
+/**
+ * A site broker's bridge to this one over native MQTT (through `tunnel.tcpHostname`): a user of
+ * its own whose ACL allows exactly the bridged topics, and the `connection` block the client kit
+ * renders for the site broker.
+ */
+export interface BridgeConfig {
+  user: string;
+  topics: BridgeTopic[];
+}
+
 export interface PortPublish {
   ip: string;
   port: number;
@@ -82,6 +101,8 @@ export interface BrokerConfig {
   patterns: AclRule[];
   /** A user that may read `$SYS/#` and nothing else; its password is generated like the others'. */
   monitorUser?: string;
+  /** managed mode with a tcpHostname: the site-broker bridge user and its topics. */
+  bridge?: BridgeConfig;
 }
 
 export interface HostConfig {
@@ -91,6 +112,11 @@ export interface HostConfig {
   /** Directory holding ca.pem, cert.pem and key.pem for a tcp:// endpoint. */
   certPath?: string;
   hostnames: string[];
+  /**
+   * managed mode: the public hostname of native MQTT over TCP (clients reach it with
+   * `cloudflared access tcp` and an Access service token). Absent: no TCP route.
+   */
+  tcpHostname?: string;
   /** Explicit zone for this host's hostnames (overrides the suffix match). */
   zone?: string;
   replicas: number;
@@ -258,6 +284,19 @@ const aclRuleSchema = z.strictObject({
   topic: topicSchema,
 });
 
+/** The MQTT user a site broker's bridge connects as, unless `broker.bridge.user` names another. */
+export const DEFAULT_BRIDGE_USER = "bridge";
+
+const bridgeTopicSchema = z.strictObject({
+  topic: topicSchema,
+  direction: z.enum(["out", "in", "both"], {
+    error: 'expected "out" (site to this broker), "in" (this broker to the site) or "both"',
+  }),
+  qos: z
+    .union([z.literal(0), z.literal(1), z.literal(2)], { error: "expected 0, 1 or 2" })
+    .default(1),
+});
+
 const portSchema = z
   .number({ error: "expected a port number" })
   .int({ error: "expected an integer port" })
@@ -300,6 +339,7 @@ const tunnelSchema = z
       .regex(ACCOUNT_ID, { error: "expected a Cloudflare zone id (32 hex characters)" })
       .optional(),
     hostname: hostnamesSchema.optional(),
+    tcpHostname: hostnameSchema.optional(),
     replicas: z
       .number({ error: "expected a whole number of connectors" })
       .int({ error: "expected a whole number of connectors" })
@@ -386,6 +426,20 @@ const brokerSchema = z
       .string({ error: "expected a user name" })
       .regex(USER_NAME, { error: USER_NAME_ERROR })
       .optional(),
+    bridge: z
+      .strictObject(
+        {
+          user: z
+            .string({ error: "expected a user name" })
+            .regex(USER_NAME, { error: USER_NAME_ERROR })
+            .default(DEFAULT_BRIDGE_USER),
+          topics: z
+            .array(bridgeTopicSchema)
+            .min(1, { error: "expected at least one topic to bridge" }),
+        },
+        { error: 'expected an object such as { topics: [{ topic: "sites/#", direction: out }] }' },
+      )
+      .optional(),
   })
   .prefault({});
 
@@ -404,6 +458,7 @@ const hostsSchema = z.array(
       .optional(),
     certPath: z.string().min(1).optional(),
     hostname: hostnamesSchema.optional(),
+    tcpHostname: hostnameSchema.optional(),
     zone: z
       .string()
       .transform((v) => v.toLowerCase())
@@ -651,6 +706,7 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
         "zoneId",
         "access",
         "manageZoneSettings",
+        "tcpHostname",
       ] as const) {
         if (t[k] !== undefined && t[k] !== false)
           p(k, `only used in managed mode (mode is ${show(t.mode)})`);
@@ -713,6 +769,14 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
         p(["users", i, "name"], `duplicate user ${show(u.name)} (also users[${prev}])`);
       else seen.set(u.name, i);
     });
+    if (b.bridge !== undefined) {
+      const also = seen.get(b.bridge.user);
+      if (also !== undefined || b.bridge.user === b.monitorUser)
+        p(
+          ["bridge", "user"],
+          `duplicate user ${show(b.bridge.user)} (also ${also !== undefined ? `users[${also}]` : "monitorUser"}); the bridge user's ACL allows the bridged topics only, so it needs a name of its own`,
+        );
+    }
     if (b.monitorUser !== undefined) {
       const also = seen.get(b.monitorUser);
       if (also !== undefined)
@@ -773,15 +837,34 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
       docker: h.docker,
       certPath: h.certPath,
       hostnames: h.hostname ?? [],
+      tcpHostname: h.tcpHostname,
       zone: h.zone,
       replicas: h.replicas ?? tunnelIn.replicas,
     }));
+    // The tunnel-level hostnames belong to the first host unless that host names its own.
     if (tunnelIn.hostname?.length) {
-      // The tunnel-level hostname belongs to the first host unless that host names its own.
       if (hosts.length && hosts[0].hostnames.length === 0) hosts[0].hostnames = tunnelIn.hostname;
     }
+    if (tunnelIn.tcpHostname && hosts.length && !hosts[0].tcpHostname) {
+      hosts[0].tcpHostname = tunnelIn.tcpHostname;
+    }
   } else if (tunnelIn) {
-    hosts = [{ name: "local", hostnames: tunnelIn.hostname ?? [], replicas: tunnelIn.replicas }];
+    hosts = [
+      {
+        name: "local",
+        hostnames: tunnelIn.hostname ?? [],
+        tcpHostname: tunnelIn.tcpHostname,
+        replicas: tunnelIn.replicas,
+      },
+    ];
+  }
+
+  if (brokerIn?.bridge && !hosts.some((h) => h.tcpHostname)) {
+    problems.push({
+      path: keyPath("broker", ["bridge"]),
+      message:
+        "only used with tunnel.tcpHostname (or hosts[].tcpHostname) in managed mode: a site broker's bridge speaks native MQTT, which reaches the broker through the tunnel's TCP route",
+    });
   }
 
   const metrics = tunnelIn?.metrics?.publish;
@@ -821,8 +904,12 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
           message: "required in managed mode: each host has its own tunnel and public hostname",
         });
       }
-      h.hostnames.forEach((name, j) => {
-        const path = hostsIn ? keyPath("hosts", [i, "hostname"]) : keyPath("tunnel", ["hostname"]);
+      const named = h.hostnames.map((name, j) => ({ name, j, key: "hostname" }));
+      if (h.tcpHostname) named.push({ name: h.tcpHostname, j: 0, key: "tcpHostname" });
+      named.forEach(({ name, j, key }) => {
+        // Where the name was written: hosts[i] or the tunnel (whose names go to the first host).
+        const own = key === "hostname" ? !!hostsIn : hostsIn?.[i]?.tcpHostname !== undefined;
+        const path = own ? keyPath("hosts", [i, key]) : keyPath("tunnel", [key]);
         const prev = owner.get(name);
         if (prev !== undefined) {
           problems.push({
@@ -835,9 +922,8 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
             problems.push({ path, message: `${show(name)} is not inside zone ${show(h.zone)}` });
         } else if (zones.length && !zoneFor(name, zones)) {
           problems.push({
-            path: hostsIn
-              ? path
-              : keyPath("tunnel", ["hostname"]) + (h.hostnames.length > 1 ? `[${j}]` : ""),
+            path:
+              own || key !== "hostname" ? path : path + (h.hostnames.length > 1 ? `[${j}]` : ""),
             message: `${show(name)} is not inside zone ${zones.length === 1 ? show(zones[0]) : `any of ${show(zones)}`}`,
           });
         }
@@ -865,11 +951,13 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     });
   } else if (hostsIn) {
     hostsIn.forEach((h, i) => {
-      if (h.hostname !== undefined)
-        problems.push({
-          path: keyPath("hosts", [i, "hostname"]),
-          message: `only used in managed mode (mode is ${show(tunnelIn?.mode)})`,
-        });
+      for (const key of ["hostname", "tcpHostname"] as const) {
+        if (h[key] !== undefined)
+          problems.push({
+            path: keyPath("hosts", [i, key]),
+            message: `only used in managed mode (mode is ${show(tunnelIn?.mode)})`,
+          });
+      }
     });
   }
 
@@ -958,6 +1046,11 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     tunnelToken: tokenRaw !== undefined ? pulumi.secret(tokenRaw) : undefined,
     broker: {
       ...broker,
+      // The bridge user is a user like the others (a generated password, in mqttCredentials),
+      // whose ACL is derived from the bridged topics.
+      users: broker.bridge
+        ? [...broker.users, { name: broker.bridge.user, acl: bridgeAcl(broker.bridge.topics) }]
+        : broker.users,
       anonymousAcl: broker.allowAnonymous
         ? (broker.anonymousAcl ?? [{ access: "readwrite", topic: "#" }])
         : [],
@@ -967,6 +1060,15 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
     protect,
     dockerTls,
   };
+}
+
+/**
+ * What the bridge user may do on this broker: a site bridge publishes its `out` topics here
+ * (write) and subscribes to its `in` topics (read).
+ */
+export function bridgeAcl(topics: BridgeTopic[]): AclRule[] {
+  const access = { out: "write", in: "read", both: "readwrite" } as const;
+  return topics.map((t) => ({ access: access[t.direction], topic: t.topic }));
 }
 
 export function inZone(hostname: string, zone: string): boolean {

@@ -20,3 +20,4 @@ export const tunnelToken = stack.tunnelToken;
 export const mqttCredentials = stack.mqttCredentials;
 export const hosts = stack.hosts;
 export const accessTokens = stack.accessTokens;
+export const clientKits = stack.clientKits;

@@ -2,6 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EdgeHost } from "./components";
+import type { ClientKit } from "./components/render";
 import { type StackConfig, zoneFor } from "./config";
 
 export interface StackOutputs {
@@ -12,6 +13,8 @@ export interface StackOutputs {
   hosts: pulumi.Output<unknown>[];
   /** Access service token per host (managed mode with access: true); secret. */
   accessTokens?: pulumi.Output<Record<string, { clientId: string; clientSecret: string }>>;
+  /** Per host with a TCP hostname: the native-MQTT client kit; secret. */
+  clientKits?: pulumi.Output<Record<string, ClientKit>>;
   edgeHosts: EdgeHost[];
 }
 
@@ -35,7 +38,8 @@ export function deployStack(cfg: StackConfig): StackOutputs {
       return id;
     };
     for (const host of cfg.hosts) {
-      for (const hostname of host.hostnames) {
+      const names = host.tcpHostname ? [...host.hostnames, host.tcpHostname] : host.hostnames;
+      for (const hostname of names) {
         zoneIds[hostname] = lookup(host.zone ?? zoneFor(hostname, cfg.tunnel.zones)!);
       }
     }
@@ -99,6 +103,7 @@ export function deployStack(cfg: StackConfig): StackOutputs {
   );
 
   const first = edgeHosts[0];
+  const withKit = edgeHosts.filter((h) => h.clientKit);
   const withAccess = edgeHosts.filter((h) => h.tunnel?.accessClientId);
   return {
     websocketUrl: first.summary.apply((s) => s.websocketUrls[0]),
@@ -122,6 +127,13 @@ export function deployStack(cfg: StackConfig): StackOutputs {
                 ]),
               ),
             ),
+        )
+      : undefined,
+    clientKits: withKit.length
+      ? pulumi.secret(
+          pulumi
+            .all(withKit.map((h) => h.clientKit!))
+            .apply((kits) => Object.fromEntries(kits.map((k, i) => [withKit[i].hostName, k]))),
         )
       : undefined,
     edgeHosts,

@@ -6,6 +6,7 @@ import { TunnelConnector, metricsHostPort } from "./connector";
 import { stackLabels } from "./hardening";
 import { PrivateNetwork } from "./network";
 import { SwarmProxy } from "./swarmProxy";
+import { type ClientKit, MQTT_TCP_PORT, renderClientKit } from "./render";
 import { CloudflareTunnel, type TunnelHostname } from "./tunnel";
 
 export interface EdgeHostArgs {
@@ -62,6 +63,11 @@ export class EdgeHost extends pulumi.ComponentResource {
   public readonly tunnelId?: pulumi.Output<string>;
   public readonly token?: pulumi.Output<string>;
   public readonly summary: pulumi.Output<EdgeHostSummary>;
+  /**
+   * With a TCP hostname: what a client needs for native MQTT through the tunnel (the
+   * `cloudflared access tcp` command, its token, a compose file and the bridge block); secret.
+   */
+  public readonly clientKit?: pulumi.Output<ClientKit>;
   /** The host's name in the stack config. */
   public readonly hostName: string;
 
@@ -162,6 +168,7 @@ export class EdgeHost extends pulumi.ComponentResource {
         return { hostname, zoneId, zoneReady: args.zoneSettings?.[hostname] };
       };
       const hostnames = host.hostnames.map(withZone);
+      const tcpHostname = host.tcpHostname ? withZone(host.tcpHostname) : undefined;
       const httpHostnames = this.swarmProxy ? (swarm?.httpHostnames ?? []).map(withZone) : [];
       this.tunnel = new CloudflareTunnel(
         `${name}-tunnel`,
@@ -170,6 +177,8 @@ export class EdgeHost extends pulumi.ComponentResource {
           physicalName,
           mqttHostnames: hostnames,
           brokerService,
+          tcpHostname,
+          tcpService: `tcp://mosquitto:${MQTT_TCP_PORT}`,
           httpHostnames,
           httpService: this.swarmProxy?.httpService,
           secretVersion: t.secretVersion,
@@ -182,6 +191,7 @@ export class EdgeHost extends pulumi.ComponentResource {
       );
       this.tunnelId = this.tunnel.tunnelId;
       this.token = this.tunnel.token;
+      if (tcpHostname) this.clientKit = this.kit(args, tcpHostname.hostname, physicalName);
       connectorTunnel = { kind: "token", token: this.tunnel.token };
       dependsOn = [this.tunnel.config];
     } else if (t.mode === "token") {
@@ -233,6 +243,33 @@ export class EdgeHost extends pulumi.ComponentResource {
         }),
       }),
     });
-    this.registerOutputs({ summary: this.summary, token: this.token });
+    this.registerOutputs({ summary: this.summary, token: this.token, clientKit: this.clientKit });
+  }
+
+  private kit(args: EdgeHostArgs, hostname: string, connectionName: string) {
+    const bridge = args.broker.bridge;
+    return pulumi.secret(
+      pulumi
+        .all([
+          this.tunnel!.tcpAccessClientId!,
+          this.tunnel!.tcpAccessClientSecret!,
+          bridge ? args.passwords[bridge.user] : "",
+        ])
+        .apply(([clientId, clientSecret, password]) =>
+          renderClientKit({
+            hostname,
+            image: args.tunnel.image,
+            serviceToken: { clientId, clientSecret },
+            bridge: bridge && {
+              connectionName,
+              hostname,
+              user: bridge.user,
+              password,
+              topics: bridge.topics,
+              maxKeepalive: args.broker.maxKeepalive,
+            },
+          }),
+        ),
+    );
   }
 }

@@ -3,7 +3,7 @@
  * the ACL file and the tunnel's ingress rules. Plain values in, strings or objects out; no Pulumi.
  */
 import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
-import type { AclRule, MqttUser } from "../config";
+import type { AclRule, BridgeTopic, MqttUser } from "../config";
 
 /** Where the rendered files live inside the broker container. */
 export const MOSQUITTO_PATHS = {
@@ -204,12 +204,16 @@ export interface IngressRule {
 }
 
 /**
- * The tunnel's ingress: each public MQTT hostname to the broker's WebSocket listener, each HTTP
- * hostname to the proxy, then the catch-all 404 that cloudflared requires as the last rule.
+ * The tunnel's ingress: each public MQTT hostname to the broker's WebSocket listener, the TCP
+ * hostname (if any) to its plain MQTT listener, each HTTP hostname to the proxy, then the
+ * catch-all 404 that cloudflared requires as the last rule.
  */
 export function buildIngress(input: {
   mqttHostnames: string[];
   brokerService: string;
+  /** Native MQTT: `cloudflared access tcp` clients reach `tcpService` through this hostname. */
+  tcpHostname?: string;
+  tcpService?: string;
   httpHostnames?: string[];
   httpService?: string;
 }): IngressRule[] {
@@ -217,6 +221,12 @@ export function buildIngress(input: {
     hostname,
     service: input.brokerService,
   }));
+  if (input.tcpHostname) {
+    if (!input.tcpService?.startsWith("tcp://")) {
+      throw new Error("a tcpHostname needs a tcp:// tcpService");
+    }
+    rules.push({ hostname: input.tcpHostname, service: input.tcpService });
+  }
   if (input.httpHostnames?.length) {
     if (!input.httpService) throw new Error("httpHostnames need an httpService");
     for (const hostname of input.httpHostnames) {
@@ -225,4 +235,119 @@ export function buildIngress(input: {
   }
   rules.push({ service: "http_status:404" });
   return rules;
+}
+
+/**
+ * Where the client kit's `cloudflared access tcp` listens on the client's machine. Not 1883: a
+ * site broker that bridges through it usually serves its own devices on 1883.
+ */
+export const ACCESS_TCP_LOCAL = { host: "127.0.0.1", port: 11883 } as const;
+
+/** cloudflared reads an Access service token from these (cmd/cloudflared/access/cmd.go). */
+export const SERVICE_TOKEN_ENV = {
+  id: "TUNNEL_SERVICE_TOKEN_ID",
+  secret: "TUNNEL_SERVICE_TOKEN_SECRET",
+} as const;
+
+/** The keep alive a bridge asks for: a minute, or less when the broker grants less. */
+export function bridgeKeepalive(maxKeepalive: number): number {
+  return Math.min(60, maxKeepalive);
+}
+
+export interface BridgeBlockInput {
+  /** The mosquitto `connection` name; also names the bridge in the site broker's log. */
+  connectionName: string;
+  /** The public TCP hostname, for the comment: the bridge itself dials ACCESS_TCP_LOCAL. */
+  hostname: string;
+  user: string;
+  password: string;
+  topics: BridgeTopic[];
+  /** The central broker's `max_keepalive`: a 3.1.1 bridge asking for more is refused (2.0.12+). */
+  maxKeepalive: number;
+}
+
+/**
+ * A `connection` block for a site broker's mosquitto.conf: it forwards the site's `out` topics
+ * to this broker and brings its `in` topics back, over native MQTT through `cloudflared access
+ * tcp` on ACCESS_TCP_LOCAL. Holds the bridge user's password.
+ */
+export function renderBridgeBlock(input: BridgeBlockInput): string {
+  const lines = [
+    `# mqtt-edge: bridge to ${input.hostname} through \`cloudflared access tcp\` on ${ACCESS_TCP_LOCAL.host}:${ACCESS_TCP_LOCAL.port}.`,
+    "# It holds the bridge user's password: keep the file readable by mosquitto only (0600).",
+    `connection ${input.connectionName}`,
+    `address ${ACCESS_TCP_LOCAL.host}:${ACCESS_TCP_LOCAL.port}`,
+    "bridge_protocol_version mqttv311",
+    `remote_username ${input.user}`,
+    `remote_password ${input.password}`,
+    `keepalive_interval ${bridgeKeepalive(input.maxKeepalive)}`,
+    // Queued QoS 1/2 messages survive a dropped tunnel connection on both sides.
+    "cleansession false",
+    // The bridge's state ($SYS/broker/connection/<name>/state) stays on the site broker: the
+    // bridge user may not write $SYS topics here.
+    "notifications true",
+    "notifications_local_only true",
+    "restart_timeout 5 60",
+  ];
+  for (const t of input.topics) lines.push(`topic ${t.topic} ${t.direction} ${t.qos}`);
+  lines.push("");
+  return lines.join("\n");
+}
+
+export interface ClientKitInput {
+  hostname: string;
+  /** The cloudflared image the compose service runs (the connectors' pinned image). */
+  image: string;
+  serviceToken: { clientId: string; clientSecret: string };
+  bridge?: BridgeBlockInput;
+}
+
+/** What a client outside Cloudflare needs to speak native MQTT to the broker through the tunnel. */
+export interface ClientKit {
+  /** The public TCP hostname (an Access application: service tokens only). */
+  hostname: string;
+  /** Where `cloudflared access tcp` listens for MQTT clients (and the bridge) on the client. */
+  localAddress: string;
+  /** The command line; the service token comes from `dotenv`'s variables, never from argv. */
+  command: string;
+  /** `.env` lines: the Access service token, for the command's environment or compose. */
+  dotenv: string;
+  /** A docker compose file running `command` as a service; reads the token from `.env`. */
+  compose: string;
+  /** A mosquitto.conf `connection` block for a site broker (with `broker.bridge` only). */
+  bridge?: string;
+}
+
+export function renderClientKit(input: ClientKitInput): ClientKit {
+  const local = `${ACCESS_TCP_LOCAL.host}:${ACCESS_TCP_LOCAL.port}`;
+  const args = ["access", "tcp", "--hostname", input.hostname];
+  const env = [
+    `${SERVICE_TOKEN_ENV.id}=${input.serviceToken.clientId}`,
+    `${SERVICE_TOKEN_ENV.secret}=${input.serviceToken.clientSecret}`,
+  ];
+  const compose = [
+    "# mqtt-edge: native MQTT through the tunnel. Put `dotenv` in .env beside this file.",
+    "services:",
+    "  mqtt-edge-access:",
+    `    image: ${input.image}`,
+    // Inside the container it listens on every address; the host publishes it on loopback only.
+    `    command: [${[...args, "--url", `0.0.0.0:${ACCESS_TCP_LOCAL.port}`].map((a) => JSON.stringify(a)).join(", ")}]`,
+    // The token reaches cloudflared's environment from the file, never its command line.
+    "    env_file: [.env]",
+    "    ports:",
+    `      - "${local}:${ACCESS_TCP_LOCAL.port}"`,
+    "    restart: unless-stopped",
+    "    read_only: true",
+    "    cap_drop: [ALL]",
+    "    security_opt: [no-new-privileges:true]",
+    "",
+  ];
+  return {
+    hostname: input.hostname,
+    localAddress: local,
+    command: ["cloudflared", ...args, "--url", local].join(" "),
+    dotenv: env.join("\n") + "\n",
+    compose: compose.join("\n"),
+    ...(input.bridge && { bridge: renderBridgeBlock(input.bridge) }),
+  };
 }

@@ -22,6 +22,13 @@ export interface CloudflareTunnelArgs {
   readonly mqttHostnames: TunnelHostname[];
   /** Origin the MQTT hostnames route to, e.g. http://mosquitto:9001. */
   readonly brokerService: string;
+  /**
+   * Public hostname of native MQTT over TCP, routed to `tcpService` and guarded by an Access
+   * application that admits a service token of its own and nothing else. Default: none.
+   */
+  readonly tcpHostname?: TunnelHostname;
+  /** Origin of `tcpHostname`, e.g. tcp://mosquitto:1883. */
+  readonly tcpService?: string;
   /** Public HTTP hostnames routed to `httpService` (the swarm proxy). */
   readonly httpHostnames?: TunnelHostname[];
   readonly httpService?: string;
@@ -56,6 +63,9 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   /** Access service token credentials (secret) when access is on. */
   public readonly accessClientId?: pulumi.Output<string>;
   public readonly accessClientSecret?: pulumi.Output<string>;
+  /** The TCP hostname's service token (the secret is secret), with `tcpHostname` only. */
+  public readonly tcpAccessClientId?: pulumi.Output<string>;
+  public readonly tcpAccessClientSecret?: pulumi.Output<string>;
 
   constructor(name: string, args: CloudflareTunnelArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mqtt-edge:tunnel:CloudflareTunnel", name, {}, opts);
@@ -95,10 +105,16 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     const ingress = buildIngress({
       mqttHostnames: args.mqttHostnames.map((h) => h.hostname),
       brokerService: args.brokerService,
+      tcpHostname: args.tcpHostname?.hostname,
+      tcpService: args.tcpService,
       httpHostnames: args.httpHostnames?.map((h) => h.hostname),
       httpService: args.httpService,
     });
-    const allHostnames = [...args.mqttHostnames, ...(args.httpHostnames ?? [])];
+    const allHostnames = [
+      ...args.mqttHostnames,
+      ...(args.tcpHostname ? [args.tcpHostname] : []),
+      ...(args.httpHostnames ?? []),
+    ];
     const zonesReady = [
       ...new Set(allHostnames.flatMap((h) => (h.zoneReady ? [h.zoneReady] : []))),
     ];
@@ -141,36 +157,24 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     );
 
     if (args.access) {
-      const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
-        `${name}-access-token`,
-        { accountId: args.accountId, name: `${args.physicalName}-mqtt-client`, duration: "8760h" },
-        { parent: this, additionalSecretOutputs: ["clientSecret"], dependsOn: args.preflight },
-      );
-      const policy = new cloudflare.ZeroTrustAccessPolicy(
-        `${name}-access-policy`,
-        {
-          accountId: args.accountId,
-          name: `${args.physicalName}-mqtt-clients`,
-          decision: "non_identity",
-          includes: [{ serviceToken: { tokenId: serviceToken.id } }],
-        },
-        { parent: this },
-      );
-      new cloudflare.ZeroTrustAccessApplication(
-        `${name}-access-app`,
-        {
-          accountId: args.accountId,
-          name: `${args.physicalName}-mqtt`,
-          type: "self_hosted",
-          domain: args.mqttHostnames[0].hostname,
-          selfHostedDomains: args.mqttHostnames.map((h) => h.hostname),
-          policies: [{ id: policy.id, precedence: 1 }],
-          sessionDuration: "24h",
-        },
-        { parent: this },
-      );
-      this.accessClientId = serviceToken.clientId;
-      this.accessClientSecret = pulumi.secret(serviceToken.clientSecret);
+      const token = this.serviceTokenAccess(name, args, {
+        role: "access",
+        suffix: "mqtt",
+        hostnames: args.mqttHostnames.map((h) => h.hostname),
+      });
+      this.accessClientId = token.clientId;
+      this.accessClientSecret = token.clientSecret;
+    }
+    if (args.tcpHostname) {
+      // Always behind Access: the TCP route is native MQTT for clients that run `cloudflared
+      // access tcp`, and only holders of this service token get through the edge.
+      const token = this.serviceTokenAccess(name, args, {
+        role: "tcp-access",
+        suffix: "mqtt-tcp",
+        hostnames: [args.tcpHostname.hostname],
+      });
+      this.tcpAccessClientId = token.clientId;
+      this.tcpAccessClientSecret = token.clientSecret;
     }
 
     this.registerOutputs({
@@ -179,6 +183,55 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       cname: this.cname,
       accessClientId: this.accessClientId,
       accessClientSecret: this.accessClientSecret,
+      tcpAccessClientId: this.tcpAccessClientId,
+      tcpAccessClientSecret: this.tcpAccessClientSecret,
     });
+  }
+
+  /**
+   * A self-hosted Access application over `hostnames` whose one policy admits a service token of
+   * its own (`non_identity`: no person can log in). Returns the token's id and secret (secret).
+   */
+  private serviceTokenAccess(
+    name: string,
+    args: CloudflareTunnelArgs,
+    o: { role: string; suffix: string; hostnames: string[] },
+  ): { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> } {
+    const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
+      `${name}-${o.role}-token`,
+      {
+        accountId: args.accountId,
+        name: `${args.physicalName}-${o.suffix}-client`,
+        duration: "8760h",
+      },
+      { parent: this, additionalSecretOutputs: ["clientSecret"], dependsOn: args.preflight },
+    );
+    const policy = new cloudflare.ZeroTrustAccessPolicy(
+      `${name}-${o.role}-policy`,
+      {
+        accountId: args.accountId,
+        name: `${args.physicalName}-${o.suffix}-clients`,
+        decision: "non_identity",
+        includes: [{ serviceToken: { tokenId: serviceToken.id } }],
+      },
+      { parent: this },
+    );
+    new cloudflare.ZeroTrustAccessApplication(
+      `${name}-${o.role}-app`,
+      {
+        accountId: args.accountId,
+        name: `${args.physicalName}-${o.suffix}`,
+        type: "self_hosted",
+        domain: o.hostnames[0],
+        selfHostedDomains: o.hostnames,
+        policies: [{ id: policy.id, precedence: 1 }],
+        sessionDuration: "24h",
+      },
+      { parent: this },
+    );
+    return {
+      clientId: serviceToken.clientId,
+      clientSecret: pulumi.secret(serviceToken.clientSecret),
+    };
   }
 }

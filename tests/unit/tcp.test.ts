@@ -1,0 +1,384 @@
+/**
+ * Native MQTT over TCP through the tunnel: `tunnel.tcpHostname` (and `hosts[].tcpHostname`),
+ * `broker.bridge`, the ingress rule, DNS record and Access application they add, and the client
+ * kit (command, token file, compose file, bridge block) under Pulumi mocks and as pure renders.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, parseConfig } from "../../config";
+import {
+  ACCESS_TCP_LOCAL,
+  bridgeKeepalive,
+  renderAclFile,
+  renderBridgeBlock,
+  renderClientKit,
+} from "../../components/render";
+import {
+  T,
+  managedConfig,
+  resolve,
+  runProgram,
+  toEngineConfig,
+  type StackConfigInput,
+} from "./harness";
+
+const managedTunnel = managedConfig().tunnel as Record<string, unknown>;
+const managedBroker = managedConfig().broker as Record<string, unknown>;
+const BRIDGE = {
+  user: "site-bridge",
+  topics: [
+    { topic: "sites/#", direction: "out" },
+    { topic: "commands/#", direction: "in", qos: 2 },
+    { topic: "shared/#", direction: "both" },
+  ],
+};
+
+function withTcp(tunnel: Record<string, unknown> = {}, broker: Record<string, unknown> = {}) {
+  return managedConfig({
+    tunnel: { ...managedTunnel, tcpHostname: "mqtt-tcp.example.com", ...tunnel },
+    broker: { ...managedBroker, bridge: BRIDGE, ...broker },
+  });
+}
+
+function problems(config: StackConfigInput): string[] {
+  const engine = toEngineConfig(config);
+  try {
+    parseConfig(
+      {
+        project: "mqtt-edge",
+        stack: "test",
+        get: (k) => engine[`mqtt-edge:${k}`],
+        isSecret: () => false,
+      },
+      Object.keys(engine),
+    );
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe("tcpHostname and bridge config", () => {
+  test("a valid stack: the bridge user joins the users with an ACL of its bridged topics", () => {
+    const engine = toEngineConfig(withTcp());
+    const cfg = parseConfig(
+      {
+        project: "mqtt-edge",
+        stack: "test",
+        get: (k) => engine[`mqtt-edge:${k}`],
+        isSecret: () => false,
+      },
+      Object.keys(engine),
+    );
+    assert.equal(cfg.hosts[0].tcpHostname, "mqtt-tcp.example.com");
+    assert.deepEqual(cfg.broker.bridge, {
+      user: "site-bridge",
+      topics: [
+        { topic: "sites/#", direction: "out", qos: 1 },
+        { topic: "commands/#", direction: "in", qos: 2 },
+        { topic: "shared/#", direction: "both", qos: 1 },
+      ],
+    });
+    assert.deepEqual(cfg.broker.users.at(-1), {
+      name: "site-bridge",
+      acl: [
+        { access: "write", topic: "sites/#" },
+        { access: "read", topic: "commands/#" },
+        { access: "readwrite", topic: "shared/#" },
+      ],
+    });
+  });
+
+  const bad: { name: string; config: StackConfigInput; path: string; text: RegExp }[] = [
+    {
+      name: "tcpHostname outside managed mode",
+      config: {
+        tunnel: { mode: "quick", tcpHostname: "mqtt-tcp.example.com" },
+        broker: managedBroker,
+      },
+      path: "mqtt-edge:tunnel.tcpHostname",
+      text: /only used in managed mode \(mode is "quick"\)/,
+    },
+    {
+      name: "hosts[].tcpHostname outside managed mode",
+      config: {
+        tunnel: { mode: "none" },
+        broker: managedBroker,
+        hosts: [{ name: "a", tcpHostname: "mqtt-tcp.example.com" }],
+      },
+      path: "mqtt-edge:hosts[0].tcpHostname",
+      text: /only used in managed mode/,
+    },
+    {
+      name: "tcpHostname not a hostname",
+      config: withTcp({ tcpHostname: "tcp://mqtt-tcp.example.com:1883" }),
+      path: "mqtt-edge:tunnel.tcpHostname",
+      text: /fully qualified DNS hostname/,
+    },
+    {
+      name: "tcpHostname outside the zone",
+      config: withTcp({ tcpHostname: "mqtt-tcp.example.org" }),
+      path: "mqtt-edge:tunnel.tcpHostname",
+      text: /"mqtt-tcp.example.org" is not inside zone "example.com"/,
+    },
+    {
+      name: "tcpHostname equal to the WebSocket hostname",
+      config: withTcp({ tcpHostname: "mqtt.example.com" }),
+      path: "mqtt-edge:tunnel.tcpHostname",
+      text: /duplicate hostname "mqtt.example.com"/,
+    },
+    {
+      name: "bridge without a tcpHostname",
+      config: managedConfig({ broker: { ...managedBroker, bridge: BRIDGE } }),
+      path: "mqtt-edge:broker.bridge",
+      text: /only used with tunnel.tcpHostname/,
+    },
+    {
+      name: "bridge user named like a user",
+      config: withTcp({}, { bridge: { ...BRIDGE, user: "sensor" } }),
+      path: "mqtt-edge:broker.bridge.user",
+      text: /duplicate user "sensor" \(also users\[0\]\)/,
+    },
+    {
+      name: "bridge user named like the monitor user",
+      config: withTcp({}, { monitorUser: "ops", bridge: { ...BRIDGE, user: "ops" } }),
+      path: "mqtt-edge:broker.bridge.user",
+      text: /duplicate user "ops" \(also monitorUser\)/,
+    },
+    {
+      name: "bridge without topics",
+      config: withTcp({}, { bridge: { topics: [] } }),
+      path: "mqtt-edge:broker.bridge.topics",
+      text: /at least one topic/,
+    },
+    {
+      name: "bridge direction unknown",
+      config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "up" }] } }),
+      path: "mqtt-edge:broker.bridge.topics[0].direction",
+      text: /"out" \(site to this broker\), "in" \(this broker to the site\) or "both".*"up"/,
+    },
+    {
+      name: "bridge topic with a space (would add a word to the bridge's topic line)",
+      config: withTcp({}, { bridge: { topics: [{ topic: "a b", direction: "out" }] } }),
+      path: "mqtt-edge:broker.bridge.topics[0].topic",
+      text: /without whitespace/,
+    },
+    {
+      name: "bridge qos out of range",
+      config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "out", qos: 3 }] } }),
+      path: "mqtt-edge:broker.bridge.topics[0].qos",
+      text: /0, 1 or 2/,
+    },
+    {
+      name: "bridge key misspelt",
+      config: withTcp({}, { bridge: { topic: [{ topic: "a/#", direction: "out" }] } }),
+      path: "mqtt-edge:broker.bridge",
+      text: /topic/,
+    },
+  ];
+  for (const c of bad) {
+    test(`refused: ${c.name}`, () => {
+      const found = problems(c.config);
+      assert.ok(
+        found.some((p) => p.startsWith(`${c.path}: `) && c.text.test(p)),
+        `expected ${c.path} ~ ${c.text}; got:\n${found.join("\n")}`,
+      );
+    });
+  }
+
+  test("each host may have a tcpHostname of its own; the tunnel's goes to the first host", () => {
+    const config = managedConfig({
+      tunnel: { ...managedTunnel, hostname: undefined, tcpHostname: "tcp-a.example.com" },
+      hosts: [
+        { name: "a", hostname: "mqtt-a.example.com" },
+        { name: "b", hostname: "mqtt-b.example.com", tcpHostname: "tcp-b.example.com" },
+        { name: "c", hostname: "mqtt-c.example.com", tcpHostname: "tcp-b.example.com" },
+      ],
+    });
+    assert.deepEqual(problems(config), [
+      'mqtt-edge:hosts[2].tcpHostname: duplicate hostname "tcp-b.example.com" (also used by host b)',
+    ]);
+  });
+});
+
+describe("tcpHostname in the graph", () => {
+  test("an ingress rule to tcp://mosquitto:1883 before the 404, a proxied CNAME, Access with a service token only", async () => {
+    const { rec } = await runProgram(withTcp());
+    const config = rec.ofType(T.tunnelConfig)[0];
+    assert.deepEqual(config.inputs.config.ingresses, [
+      { hostname: "mqtt.example.com", service: "http://mosquitto:9001" },
+      { hostname: "mqtt-tcp.example.com", service: "tcp://mosquitto:1883" },
+      { service: "http_status:404" },
+    ]);
+    const dns = rec.ofType(T.dns).find((r) => r.inputs.name === "mqtt-tcp.example.com");
+    assert.ok(dns, "a DNS record for the TCP hostname");
+    assert.equal(dns.inputs.type, "CNAME");
+    assert.equal(dns.inputs.content, "local-tunnel-tunnel-id.cfargotunnel.com");
+    assert.equal(dns.inputs.proxied, true);
+    assert.equal(dns.inputs.zoneId, "zone-example.com");
+
+    // tunnel.access is off: the only Access application is the TCP hostname's.
+    const apps = rec.ofType(T.accessApp);
+    assert.equal(apps.length, 1);
+    assert.equal(apps[0].inputs.type, "self_hosted");
+    assert.equal(apps[0].inputs.domain, "mqtt-tcp.example.com");
+    assert.deepEqual(apps[0].inputs.selfHostedDomains, ["mqtt-tcp.example.com"]);
+    const policy = rec.ofType(T.accessPolicy)[0];
+    assert.deepEqual(apps[0].inputs.policies, [{ id: `${policy.name}-id`, precedence: 1 }]);
+    assert.equal(policy.inputs.decision, "non_identity");
+    const token = rec.ofType(T.accessToken)[0];
+    assert.deepEqual(policy.inputs.includes, [{ serviceToken: { tokenId: `${token.name}-id` } }]);
+    assert.ok(token.additionalSecretOutputs.includes("clientSecret"));
+    assert.equal(token.inputs.name, "mqtt-edge-dev-local-mqtt-tcp-client");
+  });
+
+  test("with tunnel.access too, each hostname has its own application and service token", async () => {
+    const { rec } = await runProgram(withTcp({ access: true }));
+    const domains = rec.ofType(T.accessApp).map((a) => a.inputs.domain);
+    assert.deepEqual(domains.sort(), ["mqtt-tcp.example.com", "mqtt.example.com"]);
+    assert.equal(rec.ofType(T.accessToken).length, 2);
+    assert.equal(rec.ofType(T.accessPolicy).length, 2);
+  });
+
+  test("the TCP hostname's zone is looked up and checked like the others", async () => {
+    const { rec } = await runProgram(
+      withTcp({
+        zones: ["example.com", "example.net"],
+        zone: undefined,
+        tcpHostname: "t.example.net",
+      }),
+    );
+    const zones = rec.calls
+      .filter((c) => c.token.endsWith("getZone"))
+      .map((c) => c.inputs.filter.name);
+    assert.deepEqual(zones.sort(), ["example.com", "example.net"]);
+    const settings = rec.calls.filter((c) => c.token.endsWith("getZoneSetting"));
+    assert.deepEqual(settings.map((c) => c.inputs.zoneId).sort(), [
+      "zone-example.com",
+      "zone-example.net",
+    ]);
+  });
+
+  test("the client kit is a secret per host with the token, the bridge user's password and its ACL", async () => {
+    const { rec, outputs } = await runProgram(withTcp());
+    const kits = await resolve(outputs.clientKits);
+    assert.equal(kits.secret, true);
+    const kit = kits.value.local;
+    assert.equal(kit.hostname, "mqtt-tcp.example.com");
+    assert.equal(kit.localAddress, "127.0.0.1:11883");
+    assert.equal(
+      kit.command,
+      "cloudflared access tcp --hostname mqtt-tcp.example.com --url 127.0.0.1:11883",
+    );
+    const token = rec.ofType(T.accessToken)[0];
+    assert.equal(
+      kit.dotenv,
+      `TUNNEL_SERVICE_TOKEN_ID=${token.name}.access\nTUNNEL_SERVICE_TOKEN_SECRET=secret-${token.name}\n`,
+    );
+    const creds = await resolve(outputs.mqttCredentials);
+    assert.ok(creds.value["site-bridge"], "the bridge user's password is in mqttCredentials");
+    assert.match(kit.bridge!, /^connection mqtt-edge-dev-local$/m);
+    assert.match(kit.bridge!, new RegExp(`^remote_password ${creds.value["site-bridge"]}$`, "m"));
+    assert.match(kit.bridge!, /^topic commands\/# in 2$/m);
+    // The broker's ACL file grants the bridge user exactly its bridged topics.
+    const acl = outputs.edgeHosts[0].broker.aclFile;
+    assert.match(
+      acl,
+      /\nuser site-bridge\ntopic write sites\/#\ntopic read commands\/#\ntopic readwrite shared\/#\n/,
+    );
+    // The summary and the ordinary outputs hold none of it.
+    const summary = await resolve(outputs.hosts[0]);
+    assert.equal(summary.secret, false);
+    assert.ok(!JSON.stringify(summary.value).includes(`secret-${token.name}`));
+  });
+
+  test("without a bridge the kit has no bridge block; without a tcpHostname there is no kit", async () => {
+    const { outputs } = await runProgram(withTcp({}, { bridge: undefined }));
+    const kits = await resolve(outputs.clientKits);
+    assert.equal(kits.value.local.bridge, undefined);
+    const plain = await runProgram(managedConfig());
+    assert.equal(plain.outputs.clientKits, undefined);
+    assert.equal(plain.rec.ofType(T.accessApp).length, 0);
+  });
+});
+
+describe("client kit renders", () => {
+  const input = {
+    connectionName: "mqtt-edge-prod-edge-a",
+    hostname: "mqtt-tcp.example.com",
+    user: "bridge",
+    password: "pw",
+    topics: [
+      { topic: "sites/#", direction: "out" as const, qos: 1 as const },
+      { topic: "commands/#", direction: "in" as const, qos: 0 as const },
+    ],
+    maxKeepalive: 60,
+  };
+
+  test("the bridge block dials the local cloudflared access tcp listener with the bridge user", () => {
+    const block = renderBridgeBlock(input);
+    const directives = block.split("\n").filter((l) => l && !l.startsWith("#"));
+    assert.deepEqual(directives, [
+      "connection mqtt-edge-prod-edge-a",
+      `address ${ACCESS_TCP_LOCAL.host}:${ACCESS_TCP_LOCAL.port}`,
+      "bridge_protocol_version mqttv311",
+      "remote_username bridge",
+      "remote_password pw",
+      "keepalive_interval 60",
+      "cleansession false",
+      "notifications true",
+      "notifications_local_only true",
+      "restart_timeout 5 60",
+      "topic sites/# out 1",
+      "topic commands/# in 0",
+    ]);
+  });
+
+  test("the bridge never asks for a keep alive the broker would refuse", () => {
+    assert.equal(bridgeKeepalive(300), 60);
+    assert.equal(bridgeKeepalive(30), 30);
+    assert.match(renderBridgeBlock({ ...input, maxKeepalive: 20 }), /^keepalive_interval 20$/m);
+  });
+
+  test("the compose file runs the command with the token from .env, published on loopback", () => {
+    const kit = renderClientKit({
+      hostname: input.hostname,
+      image: "cloudflare/cloudflared:2025.11.1",
+      serviceToken: { clientId: "id.access", clientSecret: "s3cret" },
+    });
+    const compose = parseYaml(kit.compose) as { services: Record<string, any> };
+    const svc = compose.services["mqtt-edge-access"];
+    assert.equal(svc.image, "cloudflare/cloudflared:2025.11.1");
+    assert.deepEqual(svc.command, [
+      "access",
+      "tcp",
+      "--hostname",
+      "mqtt-tcp.example.com",
+      "--url",
+      "0.0.0.0:11883",
+    ]);
+    assert.deepEqual(svc.env_file, [".env"]);
+    assert.deepEqual(svc.ports, ["127.0.0.1:11883:11883"]);
+    assert.deepEqual(svc.cap_drop, ["ALL"]);
+    for (const text of [kit.compose, kit.command]) {
+      assert.ok(!text.includes("s3cret"), "the secret stays in the .env text");
+      assert.ok(!text.includes("id.access"));
+    }
+    assert.equal(
+      kit.dotenv,
+      "TUNNEL_SERVICE_TOKEN_ID=id.access\nTUNNEL_SERVICE_TOKEN_SECRET=s3cret\n",
+    );
+    assert.equal(kit.bridge, undefined);
+  });
+
+  test("the ACL renderer writes the bridge user like any other user", () => {
+    const acl = renderAclFile({
+      users: [{ name: "bridge", acl: [{ access: "write", topic: "sites/#" }] }],
+      patterns: [],
+      anonymous: [],
+    });
+    assert.match(acl, /\nuser bridge\ntopic write sites\/#\n/);
+  });
+});
