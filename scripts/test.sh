@@ -27,7 +27,7 @@ log() { printf '\n== %s (+%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
 log "Debian packages"
 need=()
 for pkg in mosquitto mosquitto-clients docker.io busybox-static ca-certificates iptables iproute2 \
-  shellcheck haproxy xz-utils npm; do
+  shellcheck haproxy xz-utils docker-compose npm; do
   case $pkg in
     npm) command -v npm >/dev/null 2>&1 && continue ;;
   esac
