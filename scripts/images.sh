@@ -140,6 +140,10 @@ build_mosquitto() {
   done
   add_file "$r" /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
   ln -s x86_64-linux-gnu/mosquitto_dynamic_security.so "$r/usr/lib/mosquitto_dynamic_security.so"
+  # glibc loads libgcc_s at run time (no ldd line) when a thread exits or is cancelled; a bridge
+  # whose connection fails ends its connect thread so, and dies without it ("libgcc_s.so.1 must
+  # be installed for pthread_exit to work", exit 139). The official (Alpine) image has it.
+  add_file "$r" /lib/x86_64-linux-gnu/libgcc_s.so.1
   add_ca_certs "$r"
   cat >"$r/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh

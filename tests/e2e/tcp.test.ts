@@ -138,6 +138,16 @@ function publish(
   assert.equal(r.status, 0, `publish ${topic}: ${r.output}`);
 }
 
+/**
+ * How often the central broker has logged in a bridge as the bridge user. Mosquitto says "New
+ * bridge connected" for a mosquitto bridge (it marks its CONNECT as a bridge's), "New client
+ * connected" for anything else, such as brokerReady's probe as the same user.
+ */
+function bridgeLogins(): number {
+  const l = spawnSync("docker", ["logs", `${PREFIX}-mosquitto`], { encoding: "utf8" });
+  return (`${l.stdout}${l.stderr}`.match(/New bridge connected .* u'site-bridge'/g) ?? []).length;
+}
+
 function removeContainers(...names: string[]) {
   spawnSync("docker", ["rm", "-f", ...names], { stdio: "ignore" });
 }
@@ -270,7 +280,15 @@ describe(
       }).trim();
       const c = dockerJson("inspect", id)[0];
       assert.equal(c.Config.Image, tools.cloudflaredImage);
-      assert.deepEqual(c.Args, ["access", "tcp", "--hostname", TCP_HOST, "--url", "0.0.0.0:11883"]);
+      // The image's entrypoint is `cloudflared --no-autoupdate`, as the official image's is.
+      assert.deepEqual(c.Config.Cmd, [
+        "access",
+        "tcp",
+        "--hostname",
+        TCP_HOST,
+        "--url",
+        "0.0.0.0:11883",
+      ]);
       const [idLine, secretLine] = kit.dotenv.trim().split("\n");
       const env: string[] = c.Config.Env;
       assert.ok(
@@ -304,11 +322,11 @@ describe(
         return /Start Websocket listener/.test(text) ? text : undefined;
       });
       assert.match(logs, /host=0\.0\.0\.0:11883/);
-    // The connection above went on to the edge for the hostname (which does not resolve here).
-    await until("cloudflared's dial of the hostname", 30_000, () => {
-      const l = spawnSync("docker", ["logs", id], { encoding: "utf8" });
-      return `${l.stdout}${l.stderr}`.includes(`originURL=https://${TCP_HOST}`);
-    });
+      // The connection above went on to the edge for the hostname (which does not resolve here).
+      await until("cloudflared's dial of the hostname", 30_000, () => {
+        const l = spawnSync("docker", ["logs", id], { encoding: "utf8" });
+        return `${l.stdout}${l.stderr}`.includes(`originURL=https://${TCP_HOST}`);
+      });
       assertNoSecrets([logs], [secretLine.split("=")[1]]);
       execFileSync("docker-compose", ["-p", KIT_PROJECT, "down", "--timeout", "1"], {
         cwd: kitDir,
@@ -348,14 +366,22 @@ describe(
         ].join("\n");
         const dir = mkdtempSync(join(tmpdir(), "mqtt-edge-site-"));
         writeFileSync(join(dir, "mosquitto.conf"), siteConf, { mode: 0o600 });
+        const loginsBefore = bridgeLogins();
         docker("create", "--name", SITE, "--network", SITE_NET, IMAGES.mosquitto);
         docker("cp", join(dir, "mosquitto.conf"), `${SITE}:/mosquitto/config/mosquitto.conf`);
         docker("start", SITE);
 
         // The central broker sees the bridge log in as the bridge user.
         await until("the bridge connects to the central broker as site-bridge", 60_000, () => {
-          const l = spawnSync("docker", ["logs", `${PREFIX}-mosquitto`], { encoding: "utf8" });
-          return /New client connected .* u'site-bridge'/.test(`${l.stdout}${l.stderr}`);
+          if (bridgeLogins() > loginsBefore) return true;
+          const site = dockerJson("inspect", SITE)[0];
+          if (!site.State.Running) {
+            const l = spawnSync("docker", ["logs", SITE], { encoding: "utf8" });
+            throw new Error(
+              `the site broker exited: ${site.State.ExitCode}\n${l.stdout}${l.stderr}`,
+            );
+          }
+          return false;
         });
 
         // Out: a device publishes on the site; the central broker's dashboard reads it.
