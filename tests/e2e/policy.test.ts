@@ -28,15 +28,16 @@ import {
   startFakeCloudflare,
   managedTunnel,
 } from "./harness";
+import { TYPES } from "../../shared/resourceTypes";
 
 const POLICY_DIR = join(ROOT, "policy");
 const SHIM_DIR = join(ROOT, "scripts", "policy-shim");
 const PACK = "mqtt-edge";
-const CONTAINER = "docker:index/container:Container";
-const SERVICE = "docker:index/service:Service";
-const SERVICE_CONFIG = "docker:index/serviceConfig:ServiceConfig";
-const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
-const TUNNEL = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared";
+const CONTAINER = TYPES.container;
+const SERVICE = TYPES.service;
+const SERVICE_CONFIG = TYPES.serviceConfig;
+const DNS_RECORD = TYPES.dnsRecord;
+const TUNNEL = TYPES.tunnel;
 /** The engine's marker of a secret value (secrets themselves are masked in the event log). */
 const SECRET_SIG = {
   key: "4dabf18193072939515e22adb298388d",

@@ -42,7 +42,7 @@ describe("fleet of Docker hosts", () => {
       assert.equal(per(T.container), 4 * n);
       assert.equal(per(T.tunnel), n);
       assert.equal(per(T.tunnelConfig), n);
-      assert.equal(per(T.dns), n);
+      assert.equal(per(T.dnsRecord), n);
       const mqttPasswords = rec
         .ofType(T.password)
         .filter((r) => r.name.startsWith("mqtt-password-"));
@@ -125,7 +125,7 @@ describe("fleet of Docker hosts", () => {
       }),
     );
     const zoneOf = (name: string) =>
-      rec.ofType(T.dns).find((r) => r.inputs.name === name)!.inputs.zoneId;
+      rec.ofType(T.dnsRecord).find((r) => r.inputs.name === name)!.inputs.zoneId;
     assert.equal(zoneOf("mqtt.eu.example.com"), "zone-eu.example.com");
     assert.equal(zoneOf("mqtt.example.com"), "zone-example.com");
     assert.equal(zoneOf("mqtt.example.org"), "zone-example.org");

@@ -181,7 +181,7 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     ]);
     assert.deepEqual(
       rec
-        .ofType(T.dns)
+        .ofType(T.dnsRecord)
         .map((r) => r.inputs.name)
         .sort(),
       ["mqtt.example.com", "www.example.com"],
