@@ -22,7 +22,7 @@ import {
   startQuickTunnelService,
   until,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
 

@@ -18,7 +18,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   API_TOKEN,
   E2EStack,
@@ -27,7 +27,7 @@ import {
   requireTools,
   startFakeCloudflare,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 import { TYPES } from "../../shared/resourceTypes";
 
 const POLICY_DIR = join(ROOT, "policy");

@@ -11,7 +11,7 @@ import {
   runProgram,
   toEngineConfig,
   type StackConfigInput,
-} from "./harness";
+} from "../support/programRunner";
 
 const ROOT = join(__dirname, "..", "..");
 

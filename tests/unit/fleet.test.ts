@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FAKE_ACCOUNT, T, resolve, runProgram, type Recorder } from "./harness";
+import { FAKE_ACCOUNT, T, resolve, runProgram, type Recorder } from "../support/programRunner";
 
 function fleet(
   n: number,

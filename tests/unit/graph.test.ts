@@ -9,7 +9,7 @@ import {
   runProgram,
   type Recorder,
   type Registration,
-} from "./harness";
+} from "../support/programRunner";
 import { DEFAULT_IMAGES } from "../../config";
 import { INVOKES } from "../../shared/resourceTypes";
 

@@ -22,7 +22,7 @@ import {
   runProgram,
   type ProgramRun,
   type StackConfigInput,
-} from "./harness";
+} from "../support/programRunner";
 
 const ROOT = path.join(__dirname, "..", "..");
 const GOLDEN = path.join(__dirname, "registrations");

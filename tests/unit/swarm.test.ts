@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { T, managedConfig, runProgram, type Recorder, type Registration } from "./harness";
+import {
+  T,
+  managedConfig,
+  runProgram,
+  type Recorder,
+  type Registration,
+} from "../support/programRunner";
 
 const letsencrypt = {
   email: "ops@example.com",
