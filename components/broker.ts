@@ -28,6 +28,20 @@ export const BROKER_ALIAS = "mosquitto";
 /** Memory of the one-shot container that hands the broker's files to mosquitto. */
 const WRITER_MEMORY_MB = 32;
 
+/**
+ * A hash of the password file (alone or with the other rendered files), unsecreted: the one value
+ * this program takes out of secrecy on purpose. It is tainted as secret only because the file is
+ * derived from the generated passwords, but it is provably not secret: the file holds no password,
+ * only PBKDF2-SHA512 hashes of them (random ~190-bit passwords, each with a salt derived from the
+ * password itself, see render.ts), and this is the first 48 bits of a SHA-256 over that file. It
+ * reveals less than the file, which reveals nothing usable. Left secret, it made the broker's whole
+ * `labels` list and the swarm password secret's name (and with it the service's task spec) show as
+ * [secret] in every preview. Nothing else may be passed through here.
+ */
+function passwordFileHash(hash: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.unsecret(hash);
+}
+
 /** Healthy once the WebSocket listener (what cloudflared proxies to) accepts connections. */
 function healthcheck(websocketPort: number) {
   return {
@@ -231,10 +245,12 @@ export class MqttBroker extends pulumi.ComponentResource {
       return code;
     });
     // Mosquitto reads its files at start: a new file set must start a new broker. The label is a
-    // hash of the files (the password file holds only salted hashes), so a change replaces it.
-    const filesHash = pulumi
-      .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
-      .apply((files) => contentHash(files.join("\0")));
+    // hash of the files, so a change replaces it.
+    const filesHash = passwordFileHash(
+      pulumi
+        .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
+        .apply((files) => contentHash(files.join("\0"))),
+    );
 
     const ports: docker.types.input.ContainerPort[] = [];
     if (args.tcpPublish) {
@@ -378,7 +394,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         swarmSecretFile(this, `${name}-passwd`, {
           namePrefix: `${args.physicalName}-mosquitto-passwd`,
           content: this.passwordFile,
-          hash: this.passwordFile.apply(contentHash),
+          hash: passwordFileHash(this.passwordFile.apply(contentHash)),
           labels,
           fileName: MOSQUITTO_PATHS.passwords,
           uid: MOSQUITTO_UID,

@@ -7,6 +7,7 @@ import type {
   PortPublish,
   SwarmConfig,
   TunnelConfig,
+  TunnelMode,
 } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { BROKER_ALIAS, MqttBroker, type MqttBrokerArgs } from "./broker";
@@ -63,6 +64,31 @@ export interface EdgeHostSummary {
   tunnelId?: string;
   connectors: number;
   broker: string;
+  /** Each connector's published metrics endpoint (with `tunnel.metrics` only). */
+  metricsUrls?: string[];
+}
+
+/**
+ * What the stack reports for one host, as `hosts.<host name>`: readable fields and the connector
+ * token as the one secret (Pulumi keeps a nested Output's secrecy, so the rest stays readable).
+ * A new per-host output is a field here, filled in by EdgeHost.hostOutputs.
+ */
+export interface HostOutputs {
+  name: string;
+  /** The Docker endpoint, or a note that the ambient one is used. */
+  docker: string;
+  mode: TunnelMode;
+  /** The URL a client connects to: the first public wss:// URL, else the published ws:// one. */
+  websocketUrl?: string;
+  websocketUrls: string[];
+  /** managed mode: this host's tunnel. */
+  tunnelId?: pulumi.Output<string>;
+  /** The connector token (managed and token modes); secret. */
+  tunnelToken?: pulumi.Output<string>;
+  /** Running cloudflared connectors. */
+  connectors: number;
+  /** The broker's container (or swarm service) name. */
+  broker: pulumi.Output<string>;
   /** Each connector's published metrics endpoint (with `tunnel.metrics` only). */
   metricsUrls?: string[];
 }
@@ -200,6 +226,20 @@ export function connectorArgs(
   };
 }
 
+/** The readable part of a host's outputs: all but the client URL and the (secret) token. */
+function summaryOf(o: HostOutputs): pulumi.Output<EdgeHostSummary> {
+  return pulumi.output({
+    name: o.name,
+    docker: o.docker,
+    mode: o.mode,
+    websocketUrls: o.websocketUrls,
+    tunnelId: o.tunnelId,
+    connectors: o.connectors,
+    broker: o.broker,
+    ...(o.metricsUrls && { metricsUrls: o.metricsUrls }),
+  });
+}
+
 /** Each connector's metrics URL on the Docker host (connector i at port + i - 1). */
 export function metricsUrls(publish: PortPublish, replicas: number): string[] {
   return Array.from({ length: replicas }, (_, i) => {
@@ -224,6 +264,8 @@ export class EdgeHost extends pulumi.ComponentResource {
   /** The connector token (managed and token modes); secret. */
   public readonly token?: pulumi.Output<string>;
   public readonly summary: pulumi.Output<EdgeHostSummary>;
+  /** The host's entry of the `hosts` stack output. */
+  public readonly outputs: HostOutputs;
   /** The host's name in the stack config. */
   public readonly hostName: string;
 
@@ -289,7 +331,8 @@ export class EdgeHost extends pulumi.ComponentResource {
 
     this.websocketUrls =
       t.mode === "quick" || t.mode === "none" ? [] : host.hostnames.map((h) => `wss://${h}`);
-    this.summary = this.summarize(args, !!connectorTunnel);
+    this.outputs = this.hostOutputs(args, !!connectorTunnel);
+    this.summary = summaryOf(this.outputs);
     this.registerOutputs({ summary: this.summary, token: this.token });
   }
 
@@ -332,21 +375,24 @@ export class EdgeHost extends pulumi.ComponentResource {
     return {};
   }
 
-  private summarize(args: EdgeHostArgs, connectors: boolean): pulumi.Output<EdgeHostSummary> {
+  private hostOutputs(args: EdgeHostArgs, connectors: boolean): HostOutputs {
     const { host, tunnel: t } = args;
     const local = args.broker.websocket?.publish;
     const metrics = connectors ? t.metrics?.publish : undefined;
-    return pulumi.output({
+    const websocketUrls = local
+      ? [...this.websocketUrls, `ws://${local.ip}:${local.port}`]
+      : this.websocketUrls;
+    return {
       name: host.name,
       docker: host.docker ?? "DOCKER_HOST or the local socket",
       mode: t.mode,
-      websocketUrls: local
-        ? [...this.websocketUrls, `ws://${local.ip}:${local.port}`]
-        : this.websocketUrls,
+      websocketUrl: websocketUrls[0],
+      websocketUrls,
       tunnelId: this.tunnelId,
+      tunnelToken: this.token,
       connectors: connectors ? host.replicas : 0,
       broker: this.broker.containerName,
       ...(metrics && { metricsUrls: metricsUrls(metrics, host.replicas) }),
-    });
+    };
   }
 }

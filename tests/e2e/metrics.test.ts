@@ -143,7 +143,7 @@ describe(
         ]);
       }
       const outputs = await stack.outputs();
-      metricsUrls = outputs.hosts.value[0].metricsUrls;
+      metricsUrls = outputs.hosts.value.local.metricsUrls;
       assert.deepEqual(metricsUrls, [
         "http://127.0.0.1:2000/metrics",
         "http://127.0.0.1:2001/metrics",

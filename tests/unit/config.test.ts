@@ -869,8 +869,7 @@ describe("config defaults and accepted values", () => {
         "ready",
       ]);
     }
-    const summary = (await resolve(outputs.hosts[0])).value as { metricsUrls?: string[] };
-    assert.deepEqual(summary.metricsUrls, [
+    assert.deepEqual(outputs.hosts.local.metricsUrls, [
       "http://127.0.0.1:2000/metrics",
       "http://127.0.0.1:2001/metrics",
     ]);
@@ -880,7 +879,8 @@ describe("config defaults and accepted values", () => {
     const c = plain.rec.byName("local-connector-1");
     assert.equal(c.inputs.ports, undefined);
     assert.equal(c.inputs.command[3], "127.0.0.1:2000");
-    const s = (await resolve(plain.outputs.hosts[0])).value as Record<string, unknown>;
+    assert.ok(!("metricsUrls" in plain.outputs.hosts.local));
+    const s = (await resolve(plain.outputs.edgeHosts[0].summary)).value;
     assert.ok(!("metricsUrls" in s));
   });
 

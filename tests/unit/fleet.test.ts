@@ -72,11 +72,14 @@ describe("fleet of Docker hosts", () => {
       }
       const names = new Set(rec.ofType(T.tunnel).map((t) => t.inputs.name));
       assert.equal(names.size, n, "tunnel names are unique");
-      const summaries = await Promise.all(outputs.hosts.map((h) => resolve(h)));
       assert.deepEqual(
-        summaries.map((s) => (s.value as { websocketUrls: string[] }).websocketUrls[0]),
+        Object.values(outputs.hosts).map((h) => h.websocketUrl),
         Array.from({ length: n }, (_, i) => `wss://mqtt-${i + 1}.example.com`),
       );
+      for (const h of Object.values(outputs.hosts)) {
+        const token = await resolve(h.tunnelToken);
+        assert.equal(token.secret, true, `hosts.${h.name}.tunnelToken is secret`);
+      }
     });
   }
 

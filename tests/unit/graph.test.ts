@@ -460,9 +460,9 @@ describe("secrets", () => {
     }
   });
 
-  test("the summary output holds no secret", async () => {
+  test("the summary holds no secret; hosts.<name> adds the URL and the token, secret", async () => {
     const { outputs } = await runProgram(managedConfig());
-    const summary = await resolve(outputs.hosts[0]);
+    const summary = await resolve(outputs.edgeHosts[0].summary);
     assert.equal(summary.secret, false);
     assert.deepEqual(summary.value, {
       name: "local",
@@ -473,6 +473,17 @@ describe("secrets", () => {
       connectors: 2,
       broker: "mqtt-edge-dev-local-mosquitto",
     });
+    const host = outputs.hosts.local;
+    assert.deepEqual(Object.keys(outputs.hosts), ["local"]);
+    assert.equal(host.websocketUrl, "wss://mqtt.example.com");
+    assert.deepEqual(await resolve(host.tunnelId), {
+      value: "local-tunnel-tunnel-id",
+      secret: false,
+    });
+    const token = await resolve(host.tunnelToken);
+    assert.equal(token.secret, true);
+    assert.equal(token.value, (await resolve(outputs.tunnelToken)).value);
+    assert.equal((await resolve(host.broker)).secret, false);
     assert.equal((await resolve(outputs.websocketUrl)).value, "wss://mqtt.example.com");
   });
 });
@@ -495,5 +506,23 @@ describe("stacks side by side", () => {
     assert.deepEqual(shared, [], "physical names shared by two stacks");
     assert.ok([...dev].some((n) => n.includes("mqtt-edge-dev-local-mosquitto")));
     assert.ok([...prod].some((n) => n.includes("mqtt-edge-prod-local-mosquitto")));
+  });
+});
+
+describe("readable previews", () => {
+  test("the broker's labels are readable: its config hash hashes only password hashes", async () => {
+    const { rec, outputs } = await runProgram(managedConfig());
+    const broker = rec.byName("local-broker-mosquitto");
+    assert.ok(!broker.secretInputs.has("labels"), "labels are not secret");
+    const hash = broker.inputs.labels.find(
+      (l: { label: string }) => l.label === "dev.mqtt-edge.config-hash",
+    );
+    assert.match(hash.value, /^[0-9a-f]{12}$/);
+    const passwords = (await resolve(outputs.mqttCredentials)).value;
+    for (const pw of Object.values(passwords)) {
+      assert.ok(!JSON.stringify(broker.inputs.labels).includes(pw));
+    }
+    // The password file itself stays secret wherever it goes.
+    assert.ok(rec.byName("local-broker-config-writer").secretInputs.has("uploads"));
   });
 });

@@ -51,13 +51,21 @@ function redact(v: unknown): unknown {
   return v;
 }
 
+/** An output's value, its Outputs resolved (nested ones too), secrets replaced by markers. */
 async function outputValue(o: unknown): Promise<unknown> {
-  if (o === undefined) return undefined;
+  if (pulumi.Output.isInstance(o)) {
+    const out = o as pulumi.Output<unknown>;
+    const value = await new Promise((res) => out.apply((x) => res(x)));
+    return (await pulumi.isSecret(out)) ? { "[secret]": digest(value) } : redact(value);
+  }
   if (Array.isArray(o)) return Promise.all(o.map(outputValue));
-  if (!pulumi.Output.isInstance(o)) return "(not an output)";
-  const out = o as pulumi.Output<unknown>;
-  const value = await new Promise((res) => out.apply((x) => res(x)));
-  return (await pulumi.isSecret(out)) ? { "[secret]": digest(value) } : redact(value);
+  if (o && typeof o === "object") {
+    const entries = Object.keys(o)
+      .sort()
+      .map(async (k) => [k, await outputValue((o as Record<string, unknown>)[k])]);
+    return Object.fromEntries(await Promise.all(entries));
+  }
+  return o;
 }
 
 async function dump(run: ProgramRun): Promise<unknown> {
