@@ -1,16 +1,19 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { EdgeHost } from "./components";
-import type { ClientKit } from "./components/render";
+import { type ClientKit, EdgeHost, type HostOutputs } from "./components";
 import { type StackConfig, zoneFor } from "./config";
 
 export interface StackOutputs {
+  /** The first host's client URL (kept from before `hosts` had one per host). */
   websocketUrl: pulumi.Output<string | undefined>;
+  /** The first host's tunnel id (managed mode). */
   tunnelId?: pulumi.Output<string>;
+  /** The first host's connector token; secret. */
   tunnelToken?: pulumi.Output<string>;
   mqttCredentials: pulumi.Output<Record<string, string>>;
-  hosts: pulumi.Output<unknown>[];
+  /** Per host, by host name: URLs, tunnel, connector token (secret), broker, metrics URLs. */
+  hosts: Record<string, HostOutputs>;
   /** Access service token per host (managed mode with access: true); secret. */
   accessTokens?: pulumi.Output<Record<string, { clientId: string; clientSecret: string }>>;
   /** Per host with a TCP hostname: the native-MQTT client kit; secret. */
@@ -110,7 +113,7 @@ export function deployStack(cfg: StackConfig): StackOutputs {
     tunnelId: first.tunnelId,
     tunnelToken: first.token ? pulumi.secret(first.token) : undefined,
     mqttCredentials: pulumi.secret(pulumi.output(passwords)),
-    hosts: edgeHosts.map((h) => h.summary),
+    hosts: Object.fromEntries(edgeHosts.map((h) => [h.hostName, h.outputs])),
     accessTokens: withAccess.length
       ? pulumi.secret(
           pulumi

@@ -13,7 +13,7 @@ import {
   requireTools,
   startFakeCloudflare,
   managedTunnel,
-} from "../tests/e2e/harness";
+} from "../tests/support/e2eStack";
 
 type Op = "replace" | "update" | "create" | "delete";
 

@@ -18,8 +18,8 @@
  * of a shared machine.
  */
 import type { MqttClient } from "mqtt";
-import { Broker, type RenderedFiles } from "../tests/broker/harness";
-import { connect, end, endAll, type Credentials } from "../tests/broker/clients";
+import { Broker, type RenderedFiles } from "../tests/support/mosquittoBroker";
+import { connect, end, endAll, type Credentials } from "../tests/support/mqttClients";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 // About a third of websocket round trips wait ~100 ms (see the note printed at the end), so 300

@@ -41,7 +41,12 @@ async function main(): Promise<void> {
   );
   const outputs = deployStack(cfg);
   // Every host summary waits on its broker and tunnel; then let the last registrations drain.
-  await report(n, started, outputs.hosts, registered);
+  await report(
+    n,
+    started,
+    outputs.edgeHosts.map((h) => h.summary),
+    registered,
+  );
 }
 
 main().catch((e) => {

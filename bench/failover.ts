@@ -33,7 +33,7 @@ import {
   sleep,
   startFakeCloudflare,
   managedTunnel,
-} from "../tests/e2e/harness";
+} from "../tests/support/e2eStack";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const POLL_MS = 50;

@@ -4,9 +4,7 @@
  * invokes the program makes answer with constants.
  */
 import * as pulumi from "@pulumi/pulumi";
-
-const TOKEN =
-  "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken";
+import { INVOKES } from "../shared/resourceTypes";
 
 /** Installs the mocks; `registered()` counts the resources registered so far. */
 export async function benchMocks(): Promise<{ registered: () => number }> {
@@ -21,8 +19,8 @@ export async function benchMocks(): Promise<{ registered: () => number }> {
         };
       },
       call: (args) => {
-        if (args.token === TOKEN) return { token: "dG9rZW4=" };
-        if (args.token === "cloudflare:index/getZone:getZone") return { id: "zone-id" };
+        if (args.token === INVOKES.tunnelToken) return { token: "dG9rZW4=" };
+        if (args.token === INVOKES.zone) return { id: "zone-id" };
         throw new Error(`unexpected call ${args.token}`);
       },
     },

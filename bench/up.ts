@@ -24,7 +24,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { E2EStack, IMAGES, brokerReady, leftovers, requireTools } from "../tests/e2e/harness";
+import { E2EStack, IMAGES, brokerReady, leftovers, requireTools } from "../tests/support/e2eStack";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const users = [{ name: "sensor", acl: [{ access: "readwrite", topic: "sensors/#" }] }];

@@ -1,17 +1,18 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { AclRule, MqttUser, PortPublish } from "../config";
+import { TYPES } from "../shared/resourceTypes";
+import { contentHash } from "./contentHash";
 import {
+  CONTAINER_SPEC_DEFAULTS,
   LOG_OPTS,
   RESTART,
   SECURITY_OPTS,
-  CONTAINER_SPEC_DEFAULTS,
   SERVICE_TASK_DEFAULTS,
-  contentHash,
-  labelList,
-  listeningCheck,
-  swarmSecretFile,
 } from "./hardening";
+import { listeningCheck } from "./healthchecks";
+import { labelList } from "./labels";
+import { type SwarmPlacement, swarmSecretFile } from "./swarm";
 import {
   MOSQUITTO_PATHS,
   MQTT_TCP_PORT,
@@ -22,8 +23,24 @@ import {
 
 /** uid/gid of the `mosquitto` user in the eclipse-mosquitto image. */
 export const MOSQUITTO_UID = 1883;
+/** The broker's DNS alias on its network: what the tunnel's ingress and the connectors dial. */
+export const BROKER_ALIAS = "mosquitto";
 /** Memory of the one-shot container that hands the broker's files to mosquitto. */
 const WRITER_MEMORY_MB = 32;
+
+/**
+ * A hash of the password file (alone or with the other rendered files), unsecreted: the one value
+ * this program takes out of secrecy on purpose. It is tainted as secret only because the file is
+ * derived from the generated passwords, but it is provably not secret: the file holds no password,
+ * only PBKDF2-SHA512 hashes of them (random ~190-bit passwords, each with a salt derived from the
+ * password itself, see render.ts), and this is the first 48 bits of a SHA-256 over that file. It
+ * reveals less than the file, which reveals nothing usable. Left secret, it made the broker's whole
+ * `labels` list and the swarm password secret's name (and with it the service's task spec) show as
+ * [secret] in every preview. Nothing else may be passed through here.
+ */
+function passwordFileHash(hash: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.unsecret(hash);
+}
 
 /** Healthy once the WebSocket listener (what cloudflared proxies to) accepts connections. */
 function healthcheck(websocketPort: number) {
@@ -40,48 +57,48 @@ function healthcheck(websocketPort: number) {
 }
 
 export interface MqttBrokerArgs {
-  /** Image to run. Pinned; never "latest". */
+  /** Image to run. Pinned; never "latest". Config default: `broker.image` (eclipse-mosquitto). */
   readonly image: string;
   /** Container and volume name prefix; unique per stack and host. */
   readonly physicalName: string;
   /** Internal network the broker joins; connectors reach it as `alias`. */
   readonly network: pulumi.Input<string>;
-  /** DNS alias on that network. Default "mosquitto". */
-  readonly alias?: string;
-  /** MQTT over WebSockets listener (what cloudflared proxies to). */
+  /** DNS alias on that network (EdgeHost passes BROKER_ALIAS, "mosquitto"). */
+  readonly alias: string;
+  /** MQTT over WebSockets listener (what cloudflared proxies to). Config default 9001. */
   readonly websocketPort: number;
+  /** Let clients connect without a user name. Config default false. */
   readonly allowAnonymous: boolean;
-  /** What anonymous clients may do when allowAnonymous is true. */
+  /** What anonymous clients may do when allowAnonymous is true (config default `readwrite #`). */
   readonly anonymousAcl: AclRule[];
+  /** MQTT users and their ACLs. Config default: one user "client" (readwrite clients/client/#). */
   readonly users: MqttUser[];
-  /** Generated password per user name; secret. */
+  /** Generated password per user name (the monitor user's too); secret. */
   readonly passwords: Record<string, pulumi.Input<string>>;
+  /** ACL patterns for every client (`%u`, `%c`). Config default none. */
   readonly patterns: AclRule[];
+  /** A named data volume for retained messages and sessions. Config default true. */
   readonly persistence: boolean;
+  /** `max_connections` per listener. Config default 1000. */
   readonly maxConnections: number;
+  /** `message_size_limit`, in bytes. Config default 262144. */
   readonly messageSizeLimit: number;
-  /** `max_keepalive`, in seconds. */
+  /** `max_keepalive`, in seconds. Config default 60. */
   readonly maxKeepalive: number;
   /** A user that may read `$SYS/#` only; needs a password in `passwords` like the others. */
   readonly monitorUser?: string;
+  /** Memory limit, MiB (no swap). Config default 256. */
   readonly memoryMb: number;
-  /** Publish 1883 on the Docker host (e.g. 127.0.0.1:1883). Default: not published. */
+  /** Publish 1883 on the Docker host (e.g. 127.0.0.1:1883). Absent: not published. */
   readonly tcpPublish?: PortPublish;
-  /** Publish the WebSocket listener on the Docker host. Default: not published. */
+  /** Publish the WebSocket listener on the Docker host. Absent: not published. */
   readonly websocketPublish?: PortPublish;
-  /** Protect the data volume from deletion. */
+  /** Protect the data volume from deletion (and retain it on delete). Config default false. */
   readonly protect?: boolean;
-  readonly labels?: Record<string, string>;
-  /** Run as a swarm service instead of a container. */
+  /** Docker labels put on every object of the broker (stackLabels). */
+  readonly labels: Record<string, string>;
+  /** Run as a swarm service with this placement instead of a container. Absent: a container. */
   readonly swarm?: SwarmPlacement;
-}
-
-/** How a swarm service is placed and reached. */
-export interface SwarmPlacement {
-  /** Placement constraints, e.g. `node.role == manager`. */
-  constraints: string[];
-  /** `vip` (the default) or `dnsrr` for engines without IPVS. */
-  endpointMode: "vip" | "dnsrr";
 }
 
 /**
@@ -101,9 +118,9 @@ export class MqttBroker extends pulumi.ComponentResource {
   public readonly passwordFile: pulumi.Output<string>;
 
   constructor(name: string, args: MqttBrokerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mqtt-edge:broker:MqttBroker", name, {}, opts);
-    const alias = args.alias ?? "mosquitto";
-    const labels = labelList(args.labels ?? {});
+    super(TYPES.broker, name, {}, opts);
+    const alias = args.alias;
+    const labels = labelList(args.labels);
     const names = [
       ...args.users.map((u) => u.name),
       ...(args.monitorUser ? [args.monitorUser] : []),
@@ -228,10 +245,12 @@ export class MqttBroker extends pulumi.ComponentResource {
       return code;
     });
     // Mosquitto reads its files at start: a new file set must start a new broker. The label is a
-    // hash of the files (the password file holds only salted hashes), so a change replaces it.
-    const filesHash = pulumi
-      .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
-      .apply((files) => contentHash(files.join("\0")));
+    // hash of the files, so a change replaces it.
+    const filesHash = passwordFileHash(
+      pulumi
+        .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
+        .apply((files) => contentHash(files.join("\0"))),
+    );
 
     const ports: docker.types.input.ContainerPort[] = [];
     if (args.tcpPublish) {
@@ -375,6 +394,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         swarmSecretFile(this, `${name}-passwd`, {
           namePrefix: `${args.physicalName}-mosquitto-passwd`,
           content: this.passwordFile,
+          hash: passwordFileHash(this.passwordFile.apply(contentHash)),
           labels,
           fileName: MOSQUITTO_PATHS.passwords,
           uid: MOSQUITTO_UID,

@@ -1,16 +1,17 @@
 import * as docker from "@pulumi/docker";
-import type { SwarmPlacement } from "./broker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PortPublish } from "../config";
+import { TYPES } from "../shared/resourceTypes";
+import { contentHash } from "./contentHash";
 import {
+  CONTAINER_SPEC_DEFAULTS,
   LOG_OPTS,
   RESTART,
   SECURITY_OPTS,
-  CONTAINER_SPEC_DEFAULTS,
   SERVICE_TASK_DEFAULTS,
-  labelList,
-  swarmSecretFile,
 } from "./hardening";
+import { labelList } from "./labels";
+import { type SwarmPlacement, swarmSecretFile } from "./swarm";
 
 /** uid/gid `nonroot` of the distroless cloudflared image. */
 export const CLOUDFLARED_UID = 65532;
@@ -38,31 +39,34 @@ export type ConnectorTunnel =
   | { kind: "quick"; service: string; quickService?: string };
 
 export interface TunnelConnectorArgs {
+  /** cloudflared image. Pinned; never "latest". Config default: `tunnel.image` (cloudflared). */
   readonly image: string;
   /** Container name prefix; unique per stack and host. */
   readonly physicalName: string;
+  /** The tunnel to run: a named tunnel's token, or a quick tunnel to the broker. */
   readonly tunnel: ConnectorTunnel;
-  /** Number of cloudflared containers; Cloudflare balances across them. Default 1. */
-  readonly replicas?: number;
+  /** Number of cloudflared containers; Cloudflare balances across them. Config default 1. */
+  readonly replicas: number;
   /** The broker's internal network (to reach the origin). */
   readonly brokerNetwork: pulumi.Input<string>;
   /** A network with a route to Cloudflare's edge. */
   readonly egressNetwork: pulumi.Input<string>;
-  /** Override of the edge addresses (`--edge host:port`), for private or test networks. */
-  readonly edge?: string[];
-  /** Memory limit per connector in MiB. Default 128. */
-  readonly memoryMb?: number;
-  /** Publish each connector's metrics server on the host (metricsHostPort); not for swarm. */
+  /** Override of the edge addresses (`--edge host:port`). Config default none (Cloudflare's). */
+  readonly edge: string[];
+  /** Memory limit per connector in MiB (no swap). Config default: `tunnel.memoryMb`, 128. */
+  readonly memoryMb: number;
+  /** Publish each connector's metrics server on the host (metricsHostPort). Absent: not. */
   readonly metricsPublish?: PortPublish;
-  readonly labels?: Record<string, string>;
-  /** Run as one replicated swarm service, the token as a Docker secret file. */
+  /** Docker labels put on every container or service (stackLabels). */
+  readonly labels: Record<string, string>;
+  /** Run as one replicated swarm service, the token as a Docker secret file. Absent: containers. */
   readonly swarm?: SwarmPlacement;
-  /** More networks to join (swarm: the proxy network, for HTTP hostnames). */
-  readonly extraNetworks?: pulumi.Input<string>[];
+  /** More networks to join (swarm: the proxy network, for HTTP hostnames). May be empty. */
+  readonly extraNetworks: pulumi.Input<string>[];
   /**
    * Resources whose replacement changes the token (the tunnel, its secret): the containers are
    * replaced with them, which preview shows before the new token is known. Not for swarm: the
-   * service rolls over to a new token secret instead.
+   * service rolls over to a new token secret instead. Absent: none.
    */
   readonly replaceWith?: pulumi.Resource[];
 }
@@ -97,7 +101,7 @@ export const TOKEN_FILE = "/run/secrets/tunnel_token";
 
 /** Egress to reach Cloudflare, the broker network to reach the origin, then any extra ones. */
 function connectorNetworks(args: TunnelConnectorArgs): { name: pulumi.Input<string> }[] {
-  return [args.egressNetwork, args.brokerNetwork, ...(args.extraNetworks ?? [])].map((name) => ({
+  return [args.egressNetwork, args.brokerNetwork, ...args.extraNetworks].map((name) => ({
     name,
   }));
 }
@@ -105,7 +109,7 @@ function connectorNetworks(args: TunnelConnectorArgs): { name: pulumi.Input<stri
 /** The cloudflared arguments after the image's `cloudflared --no-autoupdate` entrypoint. */
 export function connectorCommand(
   tunnel: ConnectorTunnel,
-  edge: string[] = [],
+  edge: string[],
   tokenFile?: string,
   metricsAddress: string = METRICS_ADDRESS,
 ): string[] {
@@ -134,8 +138,8 @@ export class TunnelConnector extends pulumi.ComponentResource {
   public readonly containerNames: pulumi.Output<string>[];
 
   constructor(name: string, args: TunnelConnectorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mqtt-edge:connector:TunnelConnector", name, {}, opts);
-    const replicas = args.replicas ?? 1;
+    super(TYPES.connector, name, {}, opts);
+    const replicas = args.replicas;
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new pulumi.ResourceError(`replicas must be a positive integer, got ${replicas}`, this);
     }
@@ -174,9 +178,9 @@ export class TunnelConnector extends pulumi.ComponentResource {
           readOnly: true,
           capabilities: { drops: ["ALL"] },
           securityOpts: SECURITY_OPTS,
-          memory: args.memoryMb ?? 128,
+          memory: args.memoryMb,
           // Equal to `memory`: no swap, and no perpetual diff (see the broker).
-          memorySwap: args.memoryMb ?? 128,
+          memorySwap: args.memoryMb,
           restart: RESTART,
           logDriver: "json-file",
           logOpts: { ...LOG_OPTS },
@@ -205,14 +209,17 @@ export class TunnelConnector extends pulumi.ComponentResource {
     swarm: SwarmPlacement,
     replicas: number,
   ): pulumi.Output<string> {
-    const labels = labelList(args.labels ?? {});
+    const labels = labelList(args.labels);
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.tunnel.kind === "token") {
       // A new token makes a new secret, and the service rolls over.
+      const token = pulumi.secret(pulumi.output(args.tunnel.token));
       secrets.push(
         swarmSecretFile(this, `${name}-token`, {
           namePrefix: `${args.physicalName}-tunnel-token`,
-          content: pulumi.secret(pulumi.output(args.tunnel.token)),
+          content: token,
+          // Secret: a hash of the token is not provably harmless the way the broker's is.
+          hash: token.apply(contentHash),
           labels,
           fileName: TOKEN_FILE,
           uid: CLOUDFLARED_UID,
@@ -238,7 +245,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
           },
           networksAdvanceds: connectorNetworks(args),
           placement: { constraints: swarm.constraints },
-          resources: { limits: { memoryBytes: (args.memoryMb ?? 128) * 1024 * 1024 } },
+          resources: { limits: { memoryBytes: args.memoryMb * 1024 * 1024 } },
           ...SERVICE_TASK_DEFAULTS,
         },
         mode: { replicated: { replicas } },

@@ -1,13 +1,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { TYPES } from "../shared/resourceTypes";
+import { labelList } from "./labels";
 
 export interface PrivateNetworkArgs {
   /** Prefix of the Docker network names; unique per stack and host. */
   readonly physicalName: string;
-  /** Swarm mode: overlay networks, attachable so tests and tools can join them. Default false. */
-  readonly swarm?: boolean;
-  /** Labels put on both networks. */
-  readonly labels?: Record<string, string>;
+  /** Swarm mode: overlay networks, attachable so tests and tools can join them; else bridges. */
+  readonly swarm: boolean;
+  /** Docker labels put on both networks (stackLabels). */
+  readonly labels: Record<string, string>;
 }
 
 /**
@@ -22,9 +24,9 @@ export class PrivateNetwork extends pulumi.ComponentResource {
   public readonly egressNetwork: pulumi.Output<string>;
 
   constructor(name: string, args: PrivateNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mqtt-edge:network:PrivateNetwork", name, {}, opts);
+    super(TYPES.privateNetwork, name, {}, opts);
     const driver = args.swarm ? "overlay" : "bridge";
-    const labels = Object.entries(args.labels ?? {}).map(([label, value]) => ({ label, value }));
+    const labels = labelList(args.labels);
     const broker = new docker.Network(
       `${name}-broker`,
       {

@@ -1,47 +1,54 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { LetsEncryptConfig } from "../config";
-import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS, labelList } from "./hardening";
+import {
+  type EndpointMode,
+  type LetsEncryptConfig,
+  MANAGER_CONSTRAINT,
+  type SwarmImages,
+  type SwarmProxyKind,
+} from "../config";
+import { TYPES } from "../shared/resourceTypes";
+import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS } from "./hardening";
+import { labelList } from "./labels";
 
-export interface SwarmProxyImages {
-  swarmListener: string;
-  proxy: string;
-  letsencrypt: string;
-  traefik: string;
-  socketProxy: string;
-}
+/** The images of the frontend stack (`swarm.images`). */
+export type SwarmProxyImages = SwarmImages;
 
 export interface SwarmProxyArgs {
   /** Service, network and volume name prefix; unique per stack and host. */
   readonly physicalName: string;
-  /** `dockerflow` (seed 002's stack) or `traefik` (its maintained successor). */
-  readonly proxy: "dockerflow" | "traefik";
-  /** Suffix of the overlay network the proxy and the services it routes to share (seed: main). */
+  /** `dockerflow` (seed 002's stack) or `traefik` (its maintained successor). Config default dockerflow. */
+  readonly proxy: SwarmProxyKind;
+  /** Suffix of the overlay network the proxy and the services it routes to share. Config default "main". */
   readonly network: string;
-  /** Proxy replicas (seed: 2). With Traefik and ACME, 1: one writer of acme.json. */
+  /** Proxy replicas. With Traefik and ACME, 1: one writer of acme.json. Config default 2. */
   readonly proxyReplicas: number;
+  /** Let's Encrypt certificates (the companion, or Traefik's ACME). Absent: none. */
   readonly letsencrypt?: LetsEncryptConfig;
+  /** Images of the stack's services. Config defaults: DEFAULT_IMAGES (pinned). */
   readonly images: SwarmProxyImages;
-  /** Published HTTP and HTTPS ports (80 and 443 unless set). The control port 8080 never is. */
-  readonly httpPort?: number;
-  readonly httpsPort?: number;
-  /** `vip`, or `dnsrr` (with host-mode ports) for engines without IPVS. */
-  readonly endpointMode: "vip" | "dnsrr";
-  /** The Docker socket on the managers, mounted into the socket proxy only. */
-  readonly dockerSocket?: string;
-  readonly labels?: Record<string, string>;
+  /** Published HTTP port. Config default 80. The control port 8080 never is published. */
+  readonly httpPort: number;
+  /** Published HTTPS port. Config default 443. */
+  readonly httpsPort: number;
+  /** `vip`, or `dnsrr` (with host-mode ports) for engines without IPVS. Config default vip. */
+  readonly endpointMode: EndpointMode;
+  /** The Docker socket on the managers, mounted into the socket proxy only. Config default /var/run/docker.sock. */
+  readonly dockerSocket: string;
+  /** Docker labels put on every object of the stack (stackLabels). */
+  readonly labels: Record<string, string>;
 }
 
 /** Marks the one service allowed to mount the Docker socket (checked by the policy pack). */
 export const SOCKET_PROXY_ROLE = { "dev.mqtt-edge.role": "socket-proxy" };
-const MANAGER = "node.role == manager";
+const MANAGER = MANAGER_CONSTRAINT;
 
 /**
  * Labels a service needs to be routed by the proxy: `com.df.*` for Docker Flow Proxy (read by the
  * Swarm Listener), `traefik.*` for Traefik's swarm provider.
  */
 export function routeLabels(
-  proxy: "dockerflow" | "traefik",
+  proxy: SwarmProxyKind,
   route: { service: string; port: number; host?: string; path?: string; tls?: boolean },
 ): Record<string, string> {
   if (proxy === "dockerflow") {
@@ -89,12 +96,12 @@ export class SwarmProxy extends pulumi.ComponentResource {
   public readonly serviceNames: pulumi.Output<string>[] = [];
 
   constructor(name: string, args: SwarmProxyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mqtt-edge:swarm:SwarmProxy", name, {}, opts);
+    super(TYPES.swarmProxy, name, {}, opts);
     if (args.letsencrypt && args.letsencrypt.domains.length === 0) {
       throw new pulumi.ResourceError("letsencrypt needs at least one domain", this);
     }
     const p = args.physicalName;
-    const labels = labelList(args.labels ?? {});
+    const labels = labelList(args.labels);
     const child = { parent: this };
     const publishMode = args.endpointMode === "dnsrr" ? "host" : "ingress";
 
@@ -189,7 +196,7 @@ export class SwarmProxy extends pulumi.ComponentResource {
       mounts: [
         {
           type: "bind",
-          source: args.dockerSocket ?? "/var/run/docker.sock",
+          source: args.dockerSocket,
           target: "/var/run/docker.sock",
           readOnly: true,
         },
@@ -197,8 +204,8 @@ export class SwarmProxy extends pulumi.ComponentResource {
       labels: SOCKET_PROXY_ROLE,
     });
     const dockerApi = "tcp://socket-proxy:2375";
-    const httpPort = args.httpPort ?? 80;
-    const httpsPort = args.httpsPort ?? 443;
+    const httpPort = args.httpPort;
+    const httpsPort = args.httpsPort;
 
     if (args.proxy === "dockerflow") {
       this.httpService = "http://proxy:80";

@@ -1,46 +1,51 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { TYPES } from "../shared/resourceTypes";
 import { buildIngress } from "./render";
 
 /** Characters of the generated tunnel secret (alphanumeric, so ~5.95 bits each). */
 const TUNNEL_SECRET_LENGTH = 48;
 
 export interface TunnelHostname {
+  /** The public hostname. */
   hostname: string;
   /** Zone the CNAME record goes into. */
   zoneId: pulumi.Input<string>;
-  /** What must exist before the hostname is routed (the zone's WebSockets setting). */
+  /** What must exist before the hostname is routed (the zone's WebSockets setting). Absent: none. */
   zoneReady?: pulumi.Resource;
 }
 
 export interface CloudflareTunnelArgs {
+  /** Cloudflare account id (`tunnel.accountId`). */
   readonly accountId: string;
   /** Tunnel name prefix; unique per stack and host so stacks never collide in one account. */
   readonly physicalName: string;
-  /** Public MQTT hostnames, each routed to `brokerService`. */
+  /** Public MQTT hostnames, each routed to `brokerService`; at least one. */
   readonly mqttHostnames: TunnelHostname[];
   /** Origin the MQTT hostnames route to, e.g. http://mosquitto:9001. */
   readonly brokerService: string;
   /**
    * Public hostname of native MQTT over TCP, routed to `tcpService` and guarded by an Access
-   * application that admits a service token of its own and nothing else. Default: none.
+   * application that admits a service token of its own and nothing else. Absent: no TCP route
+   * (config `tunnel.tcpHostname`, default none).
    */
   readonly tcpHostname?: TunnelHostname;
-  /** Origin of `tcpHostname`, e.g. tcp://mosquitto:1883. */
+  /** Origin of `tcpHostname`, e.g. tcp://mosquitto:1883; needed with a `tcpHostname`. */
   readonly tcpService?: string;
-  /** Public HTTP hostnames routed to `httpService` (the swarm proxy). */
-  readonly httpHostnames?: TunnelHostname[];
+  /** Public HTTP hostnames routed to `httpService` (the swarm proxy). May be empty. */
+  readonly httpHostnames: TunnelHostname[];
+  /** Origin of the HTTP hostnames; needed when there are any. */
   readonly httpService?: string;
-  /** Changing it generates a new tunnel secret (set in place: a new token). Default "1". */
-  readonly secretVersion?: string;
-  /** Require a Cloudflare Access service token on the MQTT hostnames. Default false. */
-  readonly access?: boolean;
-  /** Protect the tunnel and DNS records from deletion. */
+  /** Changing it generates a new tunnel secret (set in place: a new token). Config default "1". */
+  readonly secretVersion: string;
+  /** Require a Cloudflare Access service token on the MQTT hostnames. Config default false. */
+  readonly access: boolean;
+  /** Protect the tunnel and DNS records from deletion. Config default false. */
   readonly protect?: boolean;
   /** What the tunnel's resources wait for (the zone preflight): none is created if it fails. */
   readonly preflight?: pulumi.Input<pulumi.Resource[]>;
-  /** Text put in the DNS record comments. */
+  /** Text put in the DNS record comments. Absent: no comment. */
   readonly comment?: string;
 }
 
@@ -68,11 +73,11 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   public readonly tcpAccessClientSecret?: pulumi.Output<string>;
 
   constructor(name: string, args: CloudflareTunnelArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mqtt-edge:tunnel:CloudflareTunnel", name, {}, opts);
+    super(TYPES.tunnelComponent, name, {}, opts);
     if (args.mqttHostnames.length === 0) {
       throw new pulumi.ResourceError("a managed tunnel needs at least one hostname", this);
     }
-    const version = args.secretVersion ?? "1";
+    const version = args.secretVersion;
     // A RandomPassword, not a RandomBytes: random 4.21's RandomBytes uses its base64 value as the
     // resource id, and ids are stored (and shown) in plain text. The tunnel secret is the bytes
     // of 48 random alphanumerics (~285 bits), base64-encoded as the API wants (>= 32 bytes).
@@ -107,13 +112,13 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       brokerService: args.brokerService,
       tcpHostname: args.tcpHostname?.hostname,
       tcpService: args.tcpService,
-      httpHostnames: args.httpHostnames?.map((h) => h.hostname),
+      httpHostnames: args.httpHostnames.map((h) => h.hostname),
       httpService: args.httpService,
     });
     const allHostnames = [
       ...args.mqttHostnames,
       ...(args.tcpHostname ? [args.tcpHostname] : []),
-      ...(args.httpHostnames ?? []),
+      ...args.httpHostnames,
     ];
     const zonesReady = [
       ...new Set(allHostnames.flatMap((h) => (h.zoneReady ? [h.zoneReady] : []))),

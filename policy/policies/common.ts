@@ -7,21 +7,11 @@ import type {
 } from "@pulumi/policy";
 
 /**
- * Type tokens of the resources the policies look at. Strings rather than classes, so the pack
- * does not depend on the Docker and Cloudflare SDKs (and cannot drift from a second copy of them).
+ * Type tokens of the resources the policies look at: the project's one table (shared/, plain
+ * TypeScript with no imports, so the pack still depends on neither the Docker nor the Cloudflare
+ * SDK).
  */
-export const TYPES = {
-  container: "docker:index/container:Container",
-  service: "docker:index/service:Service",
-  remoteImage: "docker:index/remoteImage:RemoteImage",
-  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  /** The deprecated alias of DnsRecord that @pulumi/cloudflare 6 still ships. */
-  record: "cloudflare:index/record:Record",
-  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  /** The deprecated alias of ZeroTrustTunnelCloudflared. */
-  legacyTunnel: "cloudflare:index/tunnel:Tunnel",
-} as const;
+export { TYPES } from "../../shared/resourceTypes";
 
 /** Every policy in this pack blocks a deployment unless a stack's policy config says otherwise. */
 export const DEFAULT_ENFORCEMENT: EnforcementLevel = "mandatory";
@@ -131,28 +121,8 @@ export function hasLabel(labels: unknown, key: string, value: string): boolean {
   return false;
 }
 
-/**
- * Why an image reference is not pinned, or undefined if it is: `name:tag` with a tag other than
- * `latest`, `name[:tag]@<algorithm>:<hex>`, or an image id (`sha256:<64 hex>`, what
- * `docker.RemoteImage.imageId` returns). A registry port (`host:5000/img`) is not a tag.
- */
-export function imageProblem(image: string): string | undefined {
-  if (image.length === 0 || /\s/.test(image)) return "is empty or contains whitespace";
-  if (/^(sha256:)?[0-9a-f]{64}$/.test(image)) return undefined;
-  const at = image.indexOf("@");
-  if (at >= 0) {
-    const digest = image.slice(at + 1);
-    return /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/.test(digest)
-      ? undefined
-      : `has a malformed digest "${digest}" (expected sha256:<64 hex>)`;
-  }
-  const colon = image.indexOf(":", image.lastIndexOf("/") + 1);
-  if (colon < 0) return 'has no tag, so Docker pulls the moving tag "latest"';
-  const tag = image.slice(colon + 1);
-  if (tag.toLowerCase() === "latest") return 'uses the moving tag "latest"';
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `has an invalid tag "${tag}"`;
-  return undefined;
-}
+/** The project's one image rule (shared/images.ts), also applied by the config validation. */
+export { imageProblem } from "../../shared/images";
 
 /** The repository of an image reference, lower-cased: `eclipse-mosquitto:2.0.22` -> `eclipse-mosquitto`. */
 export function imageRepository(image: string): string {

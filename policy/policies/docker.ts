@@ -97,7 +97,7 @@ export function dockerImagesPinned(
     const problem = imageProblem(image);
     if (problem) {
       report(
-        `${subject(args)}: ${path} "${image}" ${problem}. Pin it to a version tag ` +
+        `${subject(args)}: ${path} "${image}" ${problem.found}. Pin it to a version tag ` +
           `(e.g. eclipse-mosquitto:2.0.22) or a digest (name@sha256:<64 hex>).`,
       );
     }

@@ -29,6 +29,8 @@ describe("docker-images-pinned", () => {
     ["registry.local:5000/mosquitto", /no tag/],
     ["registry.local:5000/mosquitto:latest", /"latest"/],
     ["eclipse-mosquitto@sha256:abc", /malformed digest/],
+    // The config's rule too (shared/images.ts): sha256 digests only.
+    [`eclipse-mosquitto@sha512:${"ab".repeat(64)}`, /malformed digest/],
   ] as const) {
     it(`refuses ${image}`, async () => {
       const v = await violations(policy, container(image));

@@ -28,17 +28,8 @@ export const UNKNOWN_STRING = proxy.unknownStringValue;
 export const UNKNOWN_ARRAY = proxy.unknownArrayValue;
 export const UNKNOWN_BOOLEAN = proxy.unknownBooleanValue;
 
-export const TYPE = {
-  container: "docker:index/container:Container",
-  service: "docker:index/service:Service",
-  remoteImage: "docker:index/remoteImage:RemoteImage",
-  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
-  network: "docker:index/network:Network",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
-  record: "cloudflare:index/record:Record",
-  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  legacyTunnel: "cloudflare:index/tunnel:Tunnel",
-} as const;
+/** The project's one table of type tokens. */
+export { TYPES as TYPE } from "../../shared/resourceTypes";
 
 export interface Resource {
   type: string;

@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
-import { Broker, type BrokerInput } from "./harness";
+import { Broker, type BrokerInput } from "../support/mosquittoBroker";
 import {
   Inbox,
   connect,
@@ -26,7 +26,7 @@ import {
   tag,
   tryConnect,
   type Credentials,
-} from "./clients";
+} from "../support/mqttClients";
 
 const TIMEOUT = { timeout: 180_000 };
 const TRANSPORTS = ["ws", "tcp"] as const;

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { ConfigError, type BrokerConfig } from "../../config";
-import { Broker, parseBroker, type BrokerInput } from "./harness";
-import { connect, delivered, endAll } from "./clients";
+import { Broker, parseBroker, type BrokerInput } from "../support/mosquittoBroker";
+import { connect, delivered, endAll } from "../support/mqttClients";
 
 const TIMEOUT = { timeout: 180_000 };
 

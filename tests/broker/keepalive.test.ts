@@ -20,9 +20,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { Broker, LOOPBACK } from "./harness";
-import { endAll, tryConnect } from "./clients";
-import { readmeExample } from "../readme";
+import { Broker, LOOPBACK } from "../support/mosquittoBroker";
+import { endAll, tryConnect } from "../support/mqttClients";
+import { readmeExample } from "../support/readmeExamples";
 
 const TIMEOUT = { timeout: 120_000 };
 const TRANSPORTS = ["ws", "tcp"] as const;

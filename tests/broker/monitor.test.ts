@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
-import { Broker } from "./harness";
-import { Inbox, connect, end, endAll, publish, tag } from "./clients";
-import { readmeExample } from "../readme";
+import { Broker } from "../support/mosquittoBroker";
+import { Inbox, connect, end, endAll, publish, tag } from "../support/mqttClients";
+import { readmeExample } from "../support/readmeExamples";
 
 const TIMEOUT = { timeout: 120_000 };
 const TRANSPORTS = ["ws", "tcp"] as const;

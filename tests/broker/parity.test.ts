@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { managedConfig, resolve, runProgram } from "../unit/harness";
-import { parseBroker, renderBrokerFiles, type BrokerInput } from "./harness";
+import { managedConfig, resolve, runProgram } from "../support/programRunner";
+import { parseBroker, renderBrokerFiles, type BrokerInput } from "../support/mosquittoBroker";
 
 const CONFIGS: [string, BrokerInput][] = [
   ["users and patterns (the unit tests' stack)", managedConfig().broker as BrokerInput],

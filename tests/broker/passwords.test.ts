@@ -11,8 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { SALT_BYTES, hashPasswordLine, verifyPasswordLine } from "../../components/render";
-import { Broker, generatePassword, parseBroker, type RenderedFiles } from "./harness";
-import { endAll, end, tryConnect } from "./clients";
+import {
+  Broker,
+  generatePassword,
+  parseBroker,
+  type RenderedFiles,
+} from "../support/mosquittoBroker";
+import { endAll, end, tryConnect } from "../support/mqttClients";
 
 const TIMEOUT = { timeout: 120_000 };
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { ACCOUNT, E2EStack, missingProviderPlugins, which } from "./harness";
+import { ACCOUNT, E2EStack, missingProviderPlugins, which } from "../support/e2eStack";
 
 function requireCli(): void {
   for (const bin of ["pulumi", "pulumi-language-nodejs"]) {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   API_TOKEN,
   E2EStack,
@@ -21,7 +21,7 @@ import {
   requireTools,
   startFakeCloudflare,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 
 const RUN = process.env.MQTT_EDGE_RUN ?? "/tmp/mqtt-edge";
 const ENGINES = {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stringify as stringifyYaml } from "yaml";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   ACCOUNT,
   API_TOKEN,
@@ -31,7 +31,7 @@ import {
   startFakeCloudflare,
   until,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 
 /** GET argv[1] and print the body; exit 0 ok, 3 error (e.g. ENETUNREACH), 5 timeout. */
 const HTTP_GET = `require("http").get(process.argv[1], { timeout: 4000 }, (r) => {

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
-import { readmeExample } from "../readme";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
+import { readmeExample } from "../support/readmeExamples";
 import {
   API_TOKEN,
   BROKER_WS,
@@ -24,7 +24,7 @@ import {
   requireTools,
   startFakeCloudflare,
   until,
-} from "./harness";
+} from "../support/e2eStack";
 
 const STACK = "h3metrics";
 const PREFIX = `mqtt-edge-${STACK}-local`;
@@ -143,7 +143,7 @@ describe(
         ]);
       }
       const outputs = await stack.outputs();
-      metricsUrls = outputs.hosts.value[0].metricsUrls;
+      metricsUrls = outputs.hosts.value.local.metricsUrls;
       assert.deepEqual(metricsUrls, [
         "http://127.0.0.1:2000/metrics",
         "http://127.0.0.1:2001/metrics",

@@ -22,7 +22,7 @@ import {
   startQuickTunnelService,
   until,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
 
@@ -56,7 +56,7 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
       const connector = dockerJson("inspect", "mqtt-edge-e2equick-local-cloudflared-1")[0];
       assert.equal(connector.State.Running, true);
       const outputs = await stack.outputs();
-      const summary = outputs.hosts.value[0];
+      const summary = outputs.hosts.value.local;
       assert.equal(summary.mode, "quick");
       assert.deepEqual(summary.websocketUrls, ["ws://127.0.0.1:19001"]);
       await brokerReady(

@@ -18,7 +18,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   API_TOKEN,
   E2EStack,
@@ -27,16 +27,17 @@ import {
   requireTools,
   startFakeCloudflare,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
+import { TYPES } from "../../shared/resourceTypes";
 
 const POLICY_DIR = join(ROOT, "policy");
 const SHIM_DIR = join(ROOT, "scripts", "policy-shim");
 const PACK = "mqtt-edge";
-const CONTAINER = "docker:index/container:Container";
-const SERVICE = "docker:index/service:Service";
-const SERVICE_CONFIG = "docker:index/serviceConfig:ServiceConfig";
-const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
-const TUNNEL = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared";
+const CONTAINER = TYPES.container;
+const SERVICE = TYPES.service;
+const SERVICE_CONFIG = TYPES.serviceConfig;
+const DNS_RECORD = TYPES.dnsRecord;
+const TUNNEL = TYPES.tunnel;
 /** The engine's marker of a secret value (secrets themselves are masked in the event log). */
 const SECRET_SIG = {
   key: "4dabf18193072939515e22adb298388d",

@@ -19,8 +19,8 @@ import { MOSQUITTO_UID } from "../../components/broker";
 import { CLOUDFLARED_UID, TOKEN_FILE } from "../../components/connector";
 import { MOSQUITTO_PATHS } from "../../components/render";
 import { routeLabels } from "../../components/swarmProxy";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
-import { FAKE_ACCOUNT, T, managedConfig, runProgram } from "../unit/harness";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
+import { FAKE_ACCOUNT, T, managedConfig, runProgram } from "../support/programRunner";
 import {
   API_TOKEN,
   BROKER_WS,
@@ -37,7 +37,7 @@ import {
   startFakeCloudflare,
   until,
   managedTunnel,
-} from "./harness";
+} from "../support/e2eStack";
 
 const PORTS = { http: 18080, https: 18443 };
 const SWARM_IMAGES = {

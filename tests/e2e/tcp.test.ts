@@ -20,8 +20,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stringify as stringifyYaml } from "yaml";
 import type { ClientKit } from "../../components/render";
-import type { FakeCloudflareApi } from "../fakes/cloudflare-api";
-import { readmeExample } from "../readme";
+import type { FakeCloudflareApi } from "../support/cloudflareApi";
+import { readmeExample } from "../support/readmeExamples";
 import {
   API_TOKEN,
   BROKER_WS,
@@ -37,7 +37,7 @@ import {
   requireTools,
   startFakeCloudflare,
   until,
-} from "./harness";
+} from "../support/e2eStack";
 
 const STACK = "h4tcp";
 const PREFIX = `mqtt-edge-${STACK}-local`;

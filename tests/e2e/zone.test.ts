@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { FakeCloudflareApi, RecordedRequest } from "../fakes/cloudflare-api";
+import type { FakeCloudflareApi, RecordedRequest } from "../support/cloudflareApi";
 import {
   API_TOKEN,
   E2EStack,
@@ -18,7 +18,7 @@ import {
   managedTunnel,
   requireTools,
   startFakeCloudflare,
-} from "./harness";
+} from "../support/e2eStack";
 
 const STACK = "h4zone";
 const ZONE = "example.com";

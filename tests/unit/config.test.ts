@@ -11,7 +11,7 @@ import {
   runProgram,
   toEngineConfig,
   type StackConfigInput,
-} from "./harness";
+} from "../support/programRunner";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -47,419 +47,407 @@ const TOKEN = Buffer.from(JSON.stringify({ a: FAKE_ACCOUNT, t: "x", s: "y".repea
   "base64",
 );
 
-/** [case, config, secret keys, expected key path, expected text in the message] */
-const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
-  [
-    "unknown mode",
-    withTunnel({ mode: "magic" }),
-    [],
-    "mqtt-edge:tunnel.mode",
-    /one of "managed", "token", "quick", "none".*"magic"/,
-  ],
-  [
-    "tunnel is a string",
-    { ...base, tunnel: "managed" },
-    [],
-    "mqtt-edge:tunnel",
-    /object.*"managed"/,
-  ],
-  [
-    "replicas is a string",
-    withTunnel({ replicas: "two" }),
-    [],
-    "mqtt-edge:tunnel.replicas",
-    /whole number.*"two"/,
-  ],
-  ["replicas zero", withTunnel({ replicas: 0 }), [], "mqtt-edge:tunnel.replicas", /at least 1/],
-  [
-    "replicas past Cloudflare's limit per tunnel",
-    withTunnel({ replicas: 26 }),
-    [],
-    "mqtt-edge:tunnel.replicas",
-    /at most 25 connectors per host \(Cloudflare's limit per tunnel\)/,
-  ],
-  [
-    "replicas fractional",
-    withTunnel({ replicas: 1.5 }),
-    [],
-    "mqtt-edge:tunnel.replicas",
-    /whole number/,
-  ],
-  [
-    "managed without accountId",
-    withTunnel({ accountId: undefined }),
-    [],
-    "mqtt-edge:tunnel.accountId",
-    /required in managed mode/,
-  ],
-  [
-    "managed without zone",
-    withTunnel({ zone: undefined }),
-    [],
-    "mqtt-edge:tunnel.zone",
-    /required in managed mode/,
-  ],
-  [
-    "managed without hostname",
-    withTunnel({ hostname: undefined }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /required in managed mode/,
-  ],
-  ["bad accountId", withTunnel({ accountId: "acme" }), [], "mqtt-edge:tunnel.accountId", /32 hex/],
-  [
-    "hostname outside the zone",
-    withTunnel({ hostname: "mqtt.other.org" }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /"mqtt.other.org" is not inside zone "example.com"/,
-  ],
-  [
-    "hostname not a hostname",
-    withTunnel({ hostname: "mqtt example com" }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /fully qualified DNS hostname/,
-  ],
-  [
-    "hostname with newline",
-    withTunnel({ hostname: "mqtt.example.com\nx" }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /fully qualified/,
-  ],
-  [
-    "duplicate hostnames",
-    withTunnel({ hostname: ["mqtt.example.com", "mqtt.example.com"] }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /duplicate hostname "mqtt.example.com"/,
-  ],
-  [
-    "cloudflared latest",
-    withTunnel({ image: "cloudflare/cloudflared:latest" }),
-    [],
-    "mqtt-edge:tunnel.image",
-    /not "latest"/,
-  ],
-  [
-    "cloudflared untagged",
-    withTunnel({ image: "cloudflare/cloudflared" }),
-    [],
-    "mqtt-edge:tunnel.image",
-    /pinned tag/,
-  ],
-  [
-    "registry port is not a tag",
-    withTunnel({ image: "localhost:5000/cloudflared" }),
-    [],
-    "mqtt-edge:tunnel.image",
-    /pinned tag/,
-  ],
-  [
-    "bad digest",
-    withTunnel({ image: "cloudflared@sha256:abc" }),
-    [],
-    "mqtt-edge:tunnel.image",
-    /sha256:<64 hex>/,
-  ],
-  [
-    "mosquitto latest",
-    withBroker({ image: "eclipse-mosquitto:latest" }),
-    [],
-    "mqtt-edge:broker.image",
-    /not "latest"/,
-  ],
-  [
-    "mosquitto LATEST (any case)",
-    withBroker({ image: "eclipse-mosquitto:LATEST" }),
-    [],
-    "mqtt-edge:broker.image",
-    /not "latest"/,
-  ],
-  [
-    "an edge address that is a flag",
-    withTunnel({ edge: ["--token"] }),
-    [],
-    "mqtt-edge:tunnel.edge[0]",
-    /expected host:port/,
-  ],
-  [
-    "an edge address without a port",
-    withTunnel({ edge: ["198.41.192.7"] }),
-    [],
-    "mqtt-edge:tunnel.edge[0]",
-    /expected host:port/,
-  ],
-  [
-    "mosquitto untagged",
-    withBroker({ image: "eclipse-mosquitto" }),
-    [],
-    "mqtt-edge:broker.image",
-    /pinned tag/,
-  ],
-  ["unknown tunnel key", withTunnel({ hostnme: "x" }), [], "mqtt-edge:tunnel", /hostnme/],
-  [
-    "unknown broker key",
-    withBroker({ allowAnonymus: true }),
-    [],
-    "mqtt-edge:broker",
-    /allowAnonymus/,
-  ],
-  [
-    "unknown top-level key",
-    { ...base, tunel: { mode: "quick" } },
-    [],
-    "mqtt-edge:tunel",
-    /unknown key/,
-  ],
-  [
-    "websocket port string",
-    withBroker({ websocketPort: "9001" }),
-    [],
-    "mqtt-edge:broker.websocketPort",
-    /port number.*"9001"/,
-  ],
-  [
-    "websocket port too big",
-    withBroker({ websocketPort: 70000 }),
-    [],
-    "mqtt-edge:broker.websocketPort",
-    /between 1 and 65535/,
-  ],
-  [
-    "websocket port zero",
-    withBroker({ websocketPort: 0 }),
-    [],
-    "mqtt-edge:broker.websocketPort",
-    /between 1 and 65535/,
-  ],
-  [
-    "websocket port clashes with 1883",
-    withBroker({ websocketPort: 1883 }),
-    [],
-    "mqtt-edge:broker.websocketPort",
-    /other than 1883/,
-  ],
-  [
-    "tcp publish without ip",
-    withBroker({ tcp: { publish: "1883" } }),
-    [],
-    "mqtt-edge:broker.tcp.publish",
-    /<ipv4>:<port>/,
-  ],
-  [
-    "tcp publish bad octet",
-    withBroker({ tcp: { publish: "300.0.0.1:1883" } }),
-    [],
-    "mqtt-edge:broker.tcp.publish",
-    /<ipv4>:<port>/,
-  ],
-  [
-    "both publishes on one port",
-    withBroker({ tcp: { publish: "127.0.0.1:1883" }, websocket: { publish: "127.0.0.1:1883" } }),
-    [],
-    "mqtt-edge:broker.websocket.publish",
-    /different host port/,
-  ],
-  [
-    "allowAnonymous string",
-    withBroker({ allowAnonymous: "yes" }),
-    [],
-    "mqtt-edge:broker.allowAnonymous",
-    /true or false/,
-  ],
-  [
-    "no users and no anonymous",
-    withBroker({ users: [] }),
-    [],
-    "mqtt-edge:broker.users",
-    /at least one user/,
-  ],
-  [
-    "duplicate users",
-    withBroker({ users: [{ name: "a" }, { name: "a" }] }),
-    [],
-    "mqtt-edge:broker.users[1].name",
-    /duplicate user "a"/,
-  ],
-  [
-    "user with newline directive",
-    withBroker({ users: [{ name: "a\nallow_anonymous true" }] }),
-    [],
-    "mqtt-edge:broker.users[0].name",
-    /no ':', whitespace or newlines/,
-  ],
-  [
-    "user with colon",
-    withBroker({ users: [{ name: "a:b" }] }),
-    [],
-    "mqtt-edge:broker.users[0].name",
-    /user name/,
-  ],
-  [
-    "user with space",
-    withBroker({ users: [{ name: "a b" }] }),
-    [],
-    "mqtt-edge:broker.users[0].name",
-    /user name/,
-  ],
-  [
-    "acl topic with newline",
-    withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "x\nuser admin" }] }] }),
-    [],
-    "mqtt-edge:broker.users[0].acl[0].topic",
-    /without whitespace/,
-  ],
-  [
-    "acl topic with space",
-    withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a b" }] }] }),
-    [],
-    "mqtt-edge:broker.users[0].acl[0].topic",
-    /without whitespace/,
-  ],
-  [
-    "acl hash not last",
-    withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a/#/b" }] }] }),
-    [],
-    "mqtt-edge:broker.users[0].acl[0].topic",
-    /'#' only/,
-  ],
-  [
-    "acl plus inside a level",
-    withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a/b+" }] }] }),
-    [],
-    "mqtt-edge:broker.users[0].acl[0].topic",
-    /'\+' only/,
-  ],
-  [
-    "acl unknown access",
-    withBroker({ users: [{ name: "a", acl: [{ access: "all", topic: "a" }] }] }),
-    [],
-    "mqtt-edge:broker.users[0].acl[0].access",
-    /"read", "write", "readwrite", "deny"/,
-  ],
-  [
-    "pattern without %u/%c",
-    withBroker({ patterns: [{ access: "read", topic: "x/#" }] }),
-    [],
-    "mqtt-edge:broker.patterns[0].topic",
-    /%u or %c/,
-  ],
-  [
-    "messageSizeLimit above MQTT's",
-    withBroker({ messageSizeLimit: 300_000_000 }),
-    [],
-    "mqtt-edge:broker.messageSizeLimit",
-    /268435455/,
-  ],
-  [
-    "maxConnections negative",
-    withBroker({ maxConnections: -1 }),
-    [],
-    "mqtt-edge:broker.maxConnections",
-    /at least 1/,
-  ],
-  [
-    "anonymousAcl without allowAnonymous",
-    withBroker({ anonymousAcl: [{ access: "read", topic: "#" }] }),
-    [],
-    "mqtt-edge:broker.anonymousAcl",
-    /only used when allowAnonymous/,
-  ],
-  [
-    "token mode without token",
-    withTunnel({ mode: "token", accountId: undefined, zone: undefined, hostname: undefined }),
-    [],
-    "mqtt-edge:tunnelToken",
-    /required in token mode/,
-  ],
-  [
-    "token not a secret",
-    {
+/** A stack the validation refuses, and the problem it must report. */
+interface BadCase {
+  /** What is wrong, as the test is named. */
+  name: string;
+  config: StackConfigInput;
+  /** Config keys stored as secrets. Default none. */
+  secretKeys?: string[];
+  /** The key path the problem names. */
+  path: string;
+  /** Text the problem's message contains. */
+  message: RegExp;
+}
+
+const BAD: BadCase[] = [
+  {
+    name: "unknown mode",
+    config: withTunnel({ mode: "magic" }),
+    path: "mqtt-edge:tunnel.mode",
+    message: /one of "managed", "token", "quick", "none".*"magic"/,
+  },
+  {
+    name: "tunnel is a string",
+    config: { ...base, tunnel: "managed" },
+    path: "mqtt-edge:tunnel",
+    message: /object.*"managed"/,
+  },
+  {
+    name: "replicas is a string",
+    config: withTunnel({ replicas: "two" }),
+    path: "mqtt-edge:tunnel.replicas",
+    message: /whole number.*"two"/,
+  },
+  {
+    name: "replicas zero",
+    config: withTunnel({ replicas: 0 }),
+    path: "mqtt-edge:tunnel.replicas",
+    message: /at least 1/,
+  },
+  {
+    name: "replicas past Cloudflare's limit per tunnel",
+    config: withTunnel({ replicas: 26 }),
+    path: "mqtt-edge:tunnel.replicas",
+    message: /at most 25 connectors per host \(Cloudflare's limit per tunnel\)/,
+  },
+  {
+    name: "replicas fractional",
+    config: withTunnel({ replicas: 1.5 }),
+    path: "mqtt-edge:tunnel.replicas",
+    message: /whole number/,
+  },
+  {
+    name: "managed without accountId",
+    config: withTunnel({ accountId: undefined }),
+    path: "mqtt-edge:tunnel.accountId",
+    message: /required in managed mode/,
+  },
+  {
+    name: "managed without zone",
+    config: withTunnel({ zone: undefined }),
+    path: "mqtt-edge:tunnel.zone",
+    message: /required in managed mode/,
+  },
+  {
+    name: "managed without hostname",
+    config: withTunnel({ hostname: undefined }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /required in managed mode/,
+  },
+  {
+    name: "bad accountId",
+    config: withTunnel({ accountId: "acme" }),
+    path: "mqtt-edge:tunnel.accountId",
+    message: /32 hex/,
+  },
+  {
+    name: "hostname outside the zone",
+    config: withTunnel({ hostname: "mqtt.other.org" }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /"mqtt.other.org" is not inside zone "example.com"/,
+  },
+  {
+    name: "hostname not a hostname",
+    config: withTunnel({ hostname: "mqtt example com" }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /fully qualified DNS hostname/,
+  },
+  {
+    name: "hostname with newline",
+    config: withTunnel({ hostname: "mqtt.example.com\nx" }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /fully qualified/,
+  },
+  {
+    name: "duplicate hostnames",
+    config: withTunnel({ hostname: ["mqtt.example.com", "mqtt.example.com"] }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /duplicate hostname "mqtt.example.com"/,
+  },
+  {
+    name: "cloudflared latest",
+    config: withTunnel({ image: "cloudflare/cloudflared:latest" }),
+    path: "mqtt-edge:tunnel.image",
+    message: /not "latest"/,
+  },
+  {
+    name: "cloudflared untagged",
+    config: withTunnel({ image: "cloudflare/cloudflared" }),
+    path: "mqtt-edge:tunnel.image",
+    message: /pinned tag/,
+  },
+  {
+    name: "registry port is not a tag",
+    config: withTunnel({ image: "localhost:5000/cloudflared" }),
+    path: "mqtt-edge:tunnel.image",
+    message: /pinned tag/,
+  },
+  {
+    name: "bad digest",
+    config: withTunnel({ image: "cloudflared@sha256:abc" }),
+    path: "mqtt-edge:tunnel.image",
+    message: /sha256:<64 hex>/,
+  },
+  {
+    name: "mosquitto latest",
+    config: withBroker({ image: "eclipse-mosquitto:latest" }),
+    path: "mqtt-edge:broker.image",
+    message: /not "latest"/,
+  },
+  {
+    name: "mosquitto LATEST (any case)",
+    config: withBroker({ image: "eclipse-mosquitto:LATEST" }),
+    path: "mqtt-edge:broker.image",
+    message: /not "latest"/,
+  },
+  {
+    name: "an edge address that is a flag",
+    config: withTunnel({ edge: ["--token"] }),
+    path: "mqtt-edge:tunnel.edge[0]",
+    message: /expected host:port/,
+  },
+  {
+    name: "an edge address without a port",
+    config: withTunnel({ edge: ["198.41.192.7"] }),
+    path: "mqtt-edge:tunnel.edge[0]",
+    message: /expected host:port/,
+  },
+  {
+    name: "mosquitto untagged",
+    config: withBroker({ image: "eclipse-mosquitto" }),
+    path: "mqtt-edge:broker.image",
+    message: /pinned tag/,
+  },
+  {
+    name: "unknown tunnel key",
+    config: withTunnel({ hostnme: "x" }),
+    path: "mqtt-edge:tunnel",
+    message: /hostnme/,
+  },
+  {
+    name: "unknown broker key",
+    config: withBroker({ allowAnonymus: true }),
+    path: "mqtt-edge:broker",
+    message: /allowAnonymus/,
+  },
+  {
+    name: "unknown top-level key",
+    config: { ...base, tunel: { mode: "quick" } },
+    path: "mqtt-edge:tunel",
+    message: /unknown key/,
+  },
+  {
+    name: "websocket port string",
+    config: withBroker({ websocketPort: "9001" }),
+    path: "mqtt-edge:broker.websocketPort",
+    message: /port number.*"9001"/,
+  },
+  {
+    name: "websocket port too big",
+    config: withBroker({ websocketPort: 70000 }),
+    path: "mqtt-edge:broker.websocketPort",
+    message: /between 1 and 65535/,
+  },
+  {
+    name: "websocket port zero",
+    config: withBroker({ websocketPort: 0 }),
+    path: "mqtt-edge:broker.websocketPort",
+    message: /between 1 and 65535/,
+  },
+  {
+    name: "websocket port clashes with 1883",
+    config: withBroker({ websocketPort: 1883 }),
+    path: "mqtt-edge:broker.websocketPort",
+    message: /other than 1883/,
+  },
+  {
+    name: "tcp publish without ip",
+    config: withBroker({ tcp: { publish: "1883" } }),
+    path: "mqtt-edge:broker.tcp.publish",
+    message: /<ipv4>:<port>/,
+  },
+  {
+    name: "tcp publish bad octet",
+    config: withBroker({ tcp: { publish: "300.0.0.1:1883" } }),
+    path: "mqtt-edge:broker.tcp.publish",
+    message: /<ipv4>:<port>/,
+  },
+  {
+    name: "both publishes on one port",
+    config: withBroker({
+      tcp: { publish: "127.0.0.1:1883" },
+      websocket: { publish: "127.0.0.1:1883" },
+    }),
+    path: "mqtt-edge:broker.websocket.publish",
+    message: /different host port/,
+  },
+  {
+    name: "allowAnonymous string",
+    config: withBroker({ allowAnonymous: "yes" }),
+    path: "mqtt-edge:broker.allowAnonymous",
+    message: /true or false/,
+  },
+  {
+    name: "no users and no anonymous",
+    config: withBroker({ users: [] }),
+    path: "mqtt-edge:broker.users",
+    message: /at least one user/,
+  },
+  {
+    name: "duplicate users",
+    config: withBroker({ users: [{ name: "a" }, { name: "a" }] }),
+    path: "mqtt-edge:broker.users[1].name",
+    message: /duplicate user "a"/,
+  },
+  {
+    name: "user with newline directive",
+    config: withBroker({ users: [{ name: "a\nallow_anonymous true" }] }),
+    path: "mqtt-edge:broker.users[0].name",
+    message: /no ':', whitespace or newlines/,
+  },
+  {
+    name: "user with colon",
+    config: withBroker({ users: [{ name: "a:b" }] }),
+    path: "mqtt-edge:broker.users[0].name",
+    message: /user name/,
+  },
+  {
+    name: "user with space",
+    config: withBroker({ users: [{ name: "a b" }] }),
+    path: "mqtt-edge:broker.users[0].name",
+    message: /user name/,
+  },
+  {
+    name: "acl topic with newline",
+    config: withBroker({
+      users: [{ name: "a", acl: [{ access: "read", topic: "x\nuser admin" }] }],
+    }),
+    path: "mqtt-edge:broker.users[0].acl[0].topic",
+    message: /without whitespace/,
+  },
+  {
+    name: "acl topic with space",
+    config: withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a b" }] }] }),
+    path: "mqtt-edge:broker.users[0].acl[0].topic",
+    message: /without whitespace/,
+  },
+  {
+    name: "acl hash not last",
+    config: withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a/#/b" }] }] }),
+    path: "mqtt-edge:broker.users[0].acl[0].topic",
+    message: /'#' only/,
+  },
+  {
+    name: "acl plus inside a level",
+    config: withBroker({ users: [{ name: "a", acl: [{ access: "read", topic: "a/b+" }] }] }),
+    path: "mqtt-edge:broker.users[0].acl[0].topic",
+    message: /'\+' only/,
+  },
+  {
+    name: "acl unknown access",
+    config: withBroker({ users: [{ name: "a", acl: [{ access: "all", topic: "a" }] }] }),
+    path: "mqtt-edge:broker.users[0].acl[0].access",
+    message: /"read", "write", "readwrite", "deny"/,
+  },
+  {
+    name: "pattern without %u/%c",
+    config: withBroker({ patterns: [{ access: "read", topic: "x/#" }] }),
+    path: "mqtt-edge:broker.patterns[0].topic",
+    message: /%u or %c/,
+  },
+  {
+    name: "messageSizeLimit above MQTT's",
+    config: withBroker({ messageSizeLimit: 300_000_000 }),
+    path: "mqtt-edge:broker.messageSizeLimit",
+    message: /268435455/,
+  },
+  {
+    name: "maxConnections negative",
+    config: withBroker({ maxConnections: -1 }),
+    path: "mqtt-edge:broker.maxConnections",
+    message: /at least 1/,
+  },
+  {
+    name: "anonymousAcl without allowAnonymous",
+    config: withBroker({ anonymousAcl: [{ access: "read", topic: "#" }] }),
+    path: "mqtt-edge:broker.anonymousAcl",
+    message: /only used when allowAnonymous/,
+  },
+  {
+    name: "token mode without token",
+    config: withTunnel({
+      mode: "token",
+      accountId: undefined,
+      zone: undefined,
+      hostname: undefined,
+    }),
+    path: "mqtt-edge:tunnelToken",
+    message: /required in token mode/,
+  },
+  {
+    name: "token not a secret",
+    config: {
       ...withTunnel({ mode: "token", accountId: undefined, zone: undefined, hostname: undefined }),
       tunnelToken: TOKEN,
     },
-    [],
-    "mqtt-edge:tunnelToken",
-    /expected a secret value/,
-  ],
-  [
-    "token in managed mode",
-    { ...base, tunnelToken: TOKEN },
-    ["tunnelToken"],
-    "mqtt-edge:tunnelToken",
-    /only used in token mode/,
-  ],
-  [
-    "accountId in quick mode",
-    withTunnel({ mode: "quick", zone: undefined, hostname: undefined }),
-    [],
-    "mqtt-edge:tunnel.accountId",
-    /only used in managed mode/,
-  ],
-  [
-    "manageZoneSettings not a boolean",
-    withTunnel({ manageZoneSettings: "yes" }),
-    [],
-    "mqtt-edge:tunnel.manageZoneSettings",
-    /expected true or false/,
-  ],
-  [
-    "manageZoneSettings in quick mode",
-    withTunnel({
+    path: "mqtt-edge:tunnelToken",
+    message: /expected a secret value/,
+  },
+  {
+    name: "token in managed mode",
+    config: { ...base, tunnelToken: TOKEN },
+    secretKeys: ["tunnelToken"],
+    path: "mqtt-edge:tunnelToken",
+    message: /only used in token mode/,
+  },
+  {
+    name: "accountId in quick mode",
+    config: withTunnel({ mode: "quick", zone: undefined, hostname: undefined }),
+    path: "mqtt-edge:tunnel.accountId",
+    message: /only used in managed mode/,
+  },
+  {
+    name: "manageZoneSettings not a boolean",
+    config: withTunnel({ manageZoneSettings: "yes" }),
+    path: "mqtt-edge:tunnel.manageZoneSettings",
+    message: /expected true or false/,
+  },
+  {
+    name: "manageZoneSettings in quick mode",
+    config: withTunnel({
       mode: "quick",
       accountId: undefined,
       zone: undefined,
       hostname: undefined,
       manageZoneSettings: true,
     }),
-    [],
-    "mqtt-edge:tunnel.manageZoneSettings",
-    /only used in managed mode/,
-  ],
-  [
-    "hostname in quick mode",
-    withTunnel({ mode: "quick", accountId: undefined, zone: undefined }),
-    [],
-    "mqtt-edge:tunnel.hostname",
-    /needs managed mode/,
-  ],
-  ["empty hosts", { ...base, hosts: [] }, [], "mqtt-edge:hosts", /at least one host/],
-  [
-    "duplicate host names",
-    {
+    path: "mqtt-edge:tunnel.manageZoneSettings",
+    message: /only used in managed mode/,
+  },
+  {
+    name: "hostname in quick mode",
+    config: withTunnel({ mode: "quick", accountId: undefined, zone: undefined }),
+    path: "mqtt-edge:tunnel.hostname",
+    message: /needs managed mode/,
+  },
+  {
+    name: "empty hosts",
+    config: { ...base, hosts: [] },
+    path: "mqtt-edge:hosts",
+    message: /at least one host/,
+  },
+  {
+    name: "duplicate host names",
+    config: {
       ...base,
       hosts: [
         { name: "a", hostname: "a.example.com" },
         { name: "a", hostname: "b.example.com" },
       ],
     },
-    [],
-    "mqtt-edge:hosts[1].name",
-    /duplicate host "a"/,
-  ],
-  [
-    "bad docker endpoint",
-    { ...base, hosts: [{ name: "a", docker: "edge-a:2375", hostname: "a.example.com" }] },
-    [],
-    "mqtt-edge:hosts[0].docker",
-    /unix:\/\/.*tcp:\/\/.*ssh:\/\//,
-  ],
-  [
-    "host without hostname",
-    {
+    path: "mqtt-edge:hosts[1].name",
+    message: /duplicate host "a"/,
+  },
+  {
+    name: "bad docker endpoint",
+    config: { ...base, hosts: [{ name: "a", docker: "edge-a:2375", hostname: "a.example.com" }] },
+    path: "mqtt-edge:hosts[0].docker",
+    message: /unix:\/\/.*tcp:\/\/.*ssh:\/\//,
+  },
+  {
+    name: "host without hostname",
+    config: {
       ...base,
       tunnel: { ...tunnel, hostname: undefined },
       hosts: [{ name: "a", hostname: "a.example.com" }, { name: "b" }],
     },
-    [],
-    "mqtt-edge:hosts[1].hostname",
-    /each host has its own tunnel/,
-  ],
-  [
-    "hostname shared by two hosts",
-    {
+    path: "mqtt-edge:hosts[1].hostname",
+    message: /each host has its own tunnel/,
+  },
+  {
+    name: "hostname shared by two hosts",
+    config: {
       ...base,
       tunnel: { ...tunnel, hostname: undefined },
       hosts: [
@@ -467,20 +455,18 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
         { name: "b", hostname: "a.example.com" },
       ],
     },
-    [],
-    "mqtt-edge:hosts[1].hostname",
-    /duplicate hostname "a.example.com" \(also used by host a\)/,
-  ],
-  [
-    "host name with uppercase",
-    { ...base, hosts: [{ name: "Edge_A", hostname: "a.example.com" }] },
-    [],
-    "mqtt-edge:hosts[0].name",
-    /lowercase/,
-  ],
-  [
-    "host zone override mismatched",
-    {
+    path: "mqtt-edge:hosts[1].hostname",
+    message: /duplicate hostname "a.example.com" \(also used by host a\)/,
+  },
+  {
+    name: "host name with uppercase",
+    config: { ...base, hosts: [{ name: "Edge_A", hostname: "a.example.com" }] },
+    path: "mqtt-edge:hosts[0].name",
+    message: /lowercase/,
+  },
+  {
+    name: "host zone override mismatched",
+    config: {
       ...base,
       tunnel: {
         ...tunnel,
@@ -490,28 +476,30 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
       },
       hosts: [{ name: "a", hostname: "a.example.com", zone: "example.org" }],
     },
-    [],
-    "mqtt-edge:hosts[0].hostname",
-    /not inside zone "example.org"/,
-  ],
-  [
-    "zone and zones",
-    withTunnel({ zones: ["example.com"] }),
-    [],
-    "mqtt-edge:tunnel.zones",
-    /either zone or zones/,
-  ],
-  ["protect not boolean", { ...base, protect: "maybe" }, [], "mqtt-edge:protect", /"maybe"/],
-  [
-    "swarm unknown proxy",
-    { ...base, swarm: { proxy: "nginx" } },
-    [],
-    "mqtt-edge:swarm.proxy",
-    /"dockerflow" or "traefik"/,
-  ],
-  [
-    "swarm bad cron",
-    {
+    path: "mqtt-edge:hosts[0].hostname",
+    message: /not inside zone "example.org"/,
+  },
+  {
+    name: "zone and zones",
+    config: withTunnel({ zones: ["example.com"] }),
+    path: "mqtt-edge:tunnel.zones",
+    message: /either zone or zones/,
+  },
+  {
+    name: "protect not boolean",
+    config: { ...base, protect: "maybe" },
+    path: "mqtt-edge:protect",
+    message: /"maybe"/,
+  },
+  {
+    name: "swarm unknown proxy",
+    config: { ...base, swarm: { proxy: "nginx" } },
+    path: "mqtt-edge:swarm.proxy",
+    message: /"dockerflow" or "traefik"/,
+  },
+  {
+    name: "swarm bad cron",
+    config: {
       ...base,
       swarm: {
         letsencrypt: {
@@ -521,20 +509,18 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
         },
       },
     },
-    [],
-    "mqtt-edge:swarm.letsencrypt.renewCron[0]",
-    /5-field cron/,
-  ],
-  [
-    "swarm bad email",
-    { ...base, swarm: { letsencrypt: { email: "ops", domains: ["www.example.com"] } } },
-    [],
-    "mqtt-edge:swarm.letsencrypt.email",
-    /e-mail/,
-  ],
-  [
-    "swarm with two hosts",
-    {
+    path: "mqtt-edge:swarm.letsencrypt.renewCron[0]",
+    message: /5-field cron/,
+  },
+  {
+    name: "swarm bad email",
+    config: { ...base, swarm: { letsencrypt: { email: "ops", domains: ["www.example.com"] } } },
+    path: "mqtt-edge:swarm.letsencrypt.email",
+    message: /e-mail/,
+  },
+  {
+    name: "swarm with two hosts",
+    config: {
       ...base,
       tunnel: { ...tunnel, hostname: undefined },
       hosts: [
@@ -543,165 +529,152 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
       ],
       swarm: { enabled: true },
     },
-    [],
-    "mqtt-edge:swarm",
-    /at most one host/,
-  ],
-  [
-    "swarm names over Docker's limit",
-    {
+    path: "mqtt-edge:swarm",
+    message: /at most one host/,
+  },
+  {
+    name: "swarm names over Docker's limit",
+    config: {
       ...base,
       hosts: [{ name: "edge-with-a-long-name", hostname: "a.example.com" }],
       swarm: { enabled: true },
     },
-    [],
-    "mqtt-edge:swarm",
-    /too long: "mqtt-edge-test-edge-with-a-long-name" is 36 characters, at most 34/,
-  ],
-  [
-    "maxKeepalive below mosquitto's 10",
-    withBroker({ maxKeepalive: 5 }),
-    [],
-    "mqtt-edge:broker.maxKeepalive",
-    /expected at least 10 seconds \(mosquitto refuses less\) \(got 5\)/,
-  ],
-  [
-    "maxKeepalive above 16 bits",
-    withBroker({ maxKeepalive: 65536 }),
-    [],
-    "mqtt-edge:broker.maxKeepalive",
-    /expected at most 65535 seconds \(MQTT's keep alive is 16 bits\) \(got 65536\)/,
-  ],
-  [
-    "maxKeepalive fractional",
-    withBroker({ maxKeepalive: 59.5 }),
-    [],
-    "mqtt-edge:broker.maxKeepalive",
-    /expected a whole number of seconds \(got 59.5\)/,
-  ],
-  [
-    "maxKeepalive a string",
-    withBroker({ maxKeepalive: "60" }),
-    [],
-    "mqtt-edge:broker.maxKeepalive",
-    /expected a number of seconds \(got "60"\)/,
-  ],
-  [
-    "monitorUser with a newline",
-    withBroker({ monitorUser: "monitor\nuser admin" }),
-    [],
-    "mqtt-edge:broker.monitorUser",
-    /expected a user name of 1-64 .*no ':', whitespace or newlines/,
-  ],
-  [
-    "monitorUser not a string",
-    withBroker({ monitorUser: true }),
-    [],
-    "mqtt-edge:broker.monitorUser",
-    /expected a user name \(got true\)/,
-  ],
-  [
-    "monitorUser is also a user",
-    withBroker({ monitorUser: "dashboard" }),
-    [],
-    "mqtt-edge:broker.monitorUser",
-    /duplicate user "dashboard" \(also users\[1\]\); the monitor user may read \$SYS\/# only, so it needs a name of its own/,
-  ],
-  [
-    "a pattern on a $-topic with a monitor user",
-    withBroker({ monitorUser: "monitor", patterns: [{ access: "read", topic: "$SYS/%u/#" }] }),
-    [],
-    "mqtt-edge:broker.patterns[0].topic",
-    /expected a topic that does not start with '\$' when monitorUser is set .* \(got "\$SYS\/%u\/#"\)/,
-  ],
-  [
-    "metrics publish without an address",
-    withTunnel({ metrics: { publish: "2000" } }),
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /expected "<ipv4>:<port>", such as "127.0.0.1:1883" \(got "2000"\)/,
-  ],
-  [
-    "metrics publish port out of range",
-    withTunnel({ metrics: { publish: "127.0.0.1:70000" } }),
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /<ipv4>:<port>/,
-  ],
-  [
-    "metrics with an unknown key",
-    withTunnel({ metrics: { port: 2000 } }),
-    [],
-    "mqtt-edge:tunnel.metrics",
-    /port/,
-  ],
-  [
-    "metrics a boolean",
-    withTunnel({ metrics: true }),
-    [],
-    "mqtt-edge:tunnel.metrics",
-    /expected an object such as \{ publish: "127.0.0.1:2000" \} \(got true\)/,
-  ],
-  [
-    "metrics in none mode",
-    withTunnel({
+    path: "mqtt-edge:swarm",
+    message: /too long: "mqtt-edge-test-edge-with-a-long-name" is 36 characters, at most 34/,
+  },
+  {
+    name: "maxKeepalive below mosquitto's 10",
+    config: withBroker({ maxKeepalive: 5 }),
+    path: "mqtt-edge:broker.maxKeepalive",
+    message: /expected at least 10 seconds \(mosquitto refuses less\) \(got 5\)/,
+  },
+  {
+    name: "maxKeepalive above 16 bits",
+    config: withBroker({ maxKeepalive: 65536 }),
+    path: "mqtt-edge:broker.maxKeepalive",
+    message: /expected at most 65535 seconds \(MQTT's keep alive is 16 bits\) \(got 65536\)/,
+  },
+  {
+    name: "maxKeepalive fractional",
+    config: withBroker({ maxKeepalive: 59.5 }),
+    path: "mqtt-edge:broker.maxKeepalive",
+    message: /expected a whole number of seconds \(got 59.5\)/,
+  },
+  {
+    name: "maxKeepalive a string",
+    config: withBroker({ maxKeepalive: "60" }),
+    path: "mqtt-edge:broker.maxKeepalive",
+    message: /expected a number of seconds \(got "60"\)/,
+  },
+  {
+    name: "monitorUser with a newline",
+    config: withBroker({ monitorUser: "monitor\nuser admin" }),
+    path: "mqtt-edge:broker.monitorUser",
+    message: /expected a user name of 1-64 .*no ':', whitespace or newlines/,
+  },
+  {
+    name: "monitorUser not a string",
+    config: withBroker({ monitorUser: true }),
+    path: "mqtt-edge:broker.monitorUser",
+    message: /expected a user name \(got true\)/,
+  },
+  {
+    name: "monitorUser is also a user",
+    config: withBroker({ monitorUser: "dashboard" }),
+    path: "mqtt-edge:broker.monitorUser",
+    message:
+      /duplicate user "dashboard" \(also users\[1\]\); the monitor user may read \$SYS\/# only, so it needs a name of its own/,
+  },
+  {
+    name: "a pattern on a $-topic with a monitor user",
+    config: withBroker({
+      monitorUser: "monitor",
+      patterns: [{ access: "read", topic: "$SYS/%u/#" }],
+    }),
+    path: "mqtt-edge:broker.patterns[0].topic",
+    message:
+      /expected a topic that does not start with '\$' when monitorUser is set .* \(got "\$SYS\/%u\/#"\)/,
+  },
+  {
+    name: "metrics publish without an address",
+    config: withTunnel({ metrics: { publish: "2000" } }),
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message: /expected "<ipv4>:<port>", such as "127.0.0.1:1883" \(got "2000"\)/,
+  },
+  {
+    name: "metrics publish port out of range",
+    config: withTunnel({ metrics: { publish: "127.0.0.1:70000" } }),
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message: /<ipv4>:<port>/,
+  },
+  {
+    name: "metrics with an unknown key",
+    config: withTunnel({ metrics: { port: 2000 } }),
+    path: "mqtt-edge:tunnel.metrics",
+    message: /port/,
+  },
+  {
+    name: "metrics a boolean",
+    config: withTunnel({ metrics: true }),
+    path: "mqtt-edge:tunnel.metrics",
+    message: /expected an object such as \{ publish: "127.0.0.1:2000" \} \(got true\)/,
+  },
+  {
+    name: "metrics in none mode",
+    config: withTunnel({
       mode: "none",
       accountId: undefined,
       zone: undefined,
       hostname: undefined,
       metrics: {},
     }),
-    [],
-    "mqtt-edge:tunnel.metrics",
-    /only used when connectors run \(mode is "none"\)/,
-  ],
-  [
-    "metrics ports past 65535 for the replicas",
-    withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:65535" } }),
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /expected room for 2 host ports, one per connector \(port \+ i - 1\), but 65535 \+ 1 is past 65535/,
-  ],
-  [
-    "metrics ports past 65535 for a host's own replicas",
-    {
+    path: "mqtt-edge:tunnel.metrics",
+    message: /only used when connectors run \(mode is "none"\)/,
+  },
+  {
+    name: "metrics ports past 65535 for the replicas",
+    config: withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:65535" } }),
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message:
+      /expected room for 2 host ports, one per connector \(port \+ i - 1\), but 65535 \+ 1 is past 65535/,
+  },
+  {
+    name: "metrics ports past 65535 for a host's own replicas",
+    config: {
       ...withTunnel({ hostname: undefined, metrics: { publish: "127.0.0.1:65534" } }),
       hosts: [{ name: "a", hostname: "a.example.com", replicas: 3 }],
     },
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /room for 3 host ports.*65534 \+ 2 is past 65535/,
-  ],
-  [
-    "metrics ports overlap broker.tcp.publish",
-    {
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message: /room for 3 host ports.*65534 \+ 2 is past 65535/,
+  },
+  {
+    name: "metrics ports overlap broker.tcp.publish",
+    config: {
       ...withTunnel({ replicas: 2, metrics: { publish: "127.0.0.1:1882" } }),
       broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
     },
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /expected host ports 1882-1883 \(one per connector\) apart from broker.tcp.publish \(127.0.0.1:1883\)/,
-  ],
-  [
-    "metrics on 0.0.0.0 overlap broker.websocket.publish",
-    {
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message:
+      /expected host ports 1882-1883 \(one per connector\) apart from broker.tcp.publish \(127.0.0.1:1883\)/,
+  },
+  {
+    name: "metrics on 0.0.0.0 overlap broker.websocket.publish",
+    config: {
       ...withTunnel({ replicas: 1, metrics: { publish: "0.0.0.0:9001" } }),
       broker: { ...broker, websocket: { publish: "127.0.0.1:9001" } },
     },
-    [],
-    "mqtt-edge:tunnel.metrics.publish",
-    /apart from broker.websocket.publish \(127.0.0.1:9001\)/,
-  ],
-  [
-    "metrics in swarm mode",
-    { ...withTunnel({ metrics: {} }), swarm: { enabled: true } },
-    [],
-    "mqtt-edge:tunnel.metrics",
-    /not available in swarm mode: a swarm publishes one port for all replicas/,
-  ],
-  [
-    "dockerTls not secret",
-    {
+    path: "mqtt-edge:tunnel.metrics.publish",
+    message: /apart from broker.websocket.publish \(127.0.0.1:9001\)/,
+  },
+  {
+    name: "metrics in swarm mode",
+    config: { ...withTunnel({ metrics: {} }), swarm: { enabled: true } },
+    path: "mqtt-edge:tunnel.metrics",
+    message: /not available in swarm mode: a swarm publishes one port for all replicas/,
+  },
+  {
+    name: "dockerTls not secret",
+    config: {
       ...base,
       dockerTls: {
         a: {
@@ -711,14 +684,13 @@ const BAD: [string, StackConfigInput, string[], string, RegExp][] = [
         },
       },
     },
-    [],
-    "mqtt-edge:dockerTls",
-    /secret value/,
-  ],
+    path: "mqtt-edge:dockerTls",
+    message: /secret value/,
+  },
 ];
 
 describe("config validation refuses bad stacks", () => {
-  for (const [name, config, secretKeys, path, message] of BAD) {
+  for (const { name, config, secretKeys = [], path, message } of BAD) {
     test(name, () => {
       const found = problems(config, secretKeys);
       const match = found.find((p) => p.startsWith(`${path}: `) && message.test(p));
@@ -897,8 +869,7 @@ describe("config defaults and accepted values", () => {
         "ready",
       ]);
     }
-    const summary = (await resolve(outputs.hosts[0])).value as { metricsUrls?: string[] };
-    assert.deepEqual(summary.metricsUrls, [
+    assert.deepEqual(outputs.hosts.local.metricsUrls, [
       "http://127.0.0.1:2000/metrics",
       "http://127.0.0.1:2001/metrics",
     ]);
@@ -908,7 +879,8 @@ describe("config defaults and accepted values", () => {
     const c = plain.rec.byName("local-connector-1");
     assert.equal(c.inputs.ports, undefined);
     assert.equal(c.inputs.command[3], "127.0.0.1:2000");
-    const s = (await resolve(plain.outputs.hosts[0])).value as Record<string, unknown>;
+    assert.ok(!("metricsUrls" in plain.outputs.hosts.local));
+    const s = (await resolve(plain.outputs.edgeHosts[0].summary)).value;
     assert.ok(!("metricsUrls" in s));
   });
 

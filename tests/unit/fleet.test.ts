@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FAKE_ACCOUNT, T, resolve, runProgram, type Recorder } from "./harness";
+import { FAKE_ACCOUNT, T, resolve, runProgram, type Recorder } from "../support/programRunner";
 
 function fleet(
   n: number,
@@ -42,7 +42,7 @@ describe("fleet of Docker hosts", () => {
       assert.equal(per(T.container), 4 * n);
       assert.equal(per(T.tunnel), n);
       assert.equal(per(T.tunnelConfig), n);
-      assert.equal(per(T.dns), n);
+      assert.equal(per(T.dnsRecord), n);
       const mqttPasswords = rec
         .ofType(T.password)
         .filter((r) => r.name.startsWith("mqtt-password-"));
@@ -72,11 +72,14 @@ describe("fleet of Docker hosts", () => {
       }
       const names = new Set(rec.ofType(T.tunnel).map((t) => t.inputs.name));
       assert.equal(names.size, n, "tunnel names are unique");
-      const summaries = await Promise.all(outputs.hosts.map((h) => resolve(h)));
       assert.deepEqual(
-        summaries.map((s) => (s.value as { websocketUrls: string[] }).websocketUrls[0]),
+        Object.values(outputs.hosts).map((h) => h.websocketUrl),
         Array.from({ length: n }, (_, i) => `wss://mqtt-${i + 1}.example.com`),
       );
+      for (const h of Object.values(outputs.hosts)) {
+        const token = await resolve(h.tunnelToken);
+        assert.equal(token.secret, true, `hosts.${h.name}.tunnelToken is secret`);
+      }
     });
   }
 
@@ -125,7 +128,7 @@ describe("fleet of Docker hosts", () => {
       }),
     );
     const zoneOf = (name: string) =>
-      rec.ofType(T.dns).find((r) => r.inputs.name === name)!.inputs.zoneId;
+      rec.ofType(T.dnsRecord).find((r) => r.inputs.name === name)!.inputs.zoneId;
     assert.equal(zoneOf("mqtt.eu.example.com"), "zone-eu.example.com");
     assert.equal(zoneOf("mqtt.example.com"), "zone-example.com");
     assert.equal(zoneOf("mqtt.example.org"), "zone-example.org");

@@ -9,7 +9,9 @@ import {
   runProgram,
   type Recorder,
   type Registration,
-} from "./harness";
+} from "../support/programRunner";
+import { DEFAULT_IMAGES } from "../../config";
+import { INVOKES } from "../../shared/resourceTypes";
 
 function count(rec: Recorder, type: string): number {
   return rec.ofType(type).length;
@@ -20,7 +22,7 @@ function parentOf(rec: Recorder, r: Registration): Registration | undefined {
 }
 
 const quick = {
-  tunnel: { mode: "quick", image: "cloudflare/cloudflared:2025.11.1" },
+  tunnel: { mode: "quick", image: DEFAULT_IMAGES.cloudflared },
   broker: { users: [{ name: "u", acl: [{ access: "readwrite", topic: "#" }] }] },
 };
 const none = { ...quick, tunnel: { mode: "none" } };
@@ -37,7 +39,7 @@ describe("managed mode graph", () => {
     assert.equal(count(rec, T.container), 4, "one broker, its config writer, two connectors");
     assert.equal(count(rec, T.tunnel), 1);
     assert.equal(count(rec, T.tunnelConfig), 1);
-    assert.equal(count(rec, T.dns), 1);
+    assert.equal(count(rec, T.dnsRecord), 1);
     assert.equal(count(rec, T.password), 3, "one per MQTT user, and the tunnel secret");
     assert.equal(count(rec, T.bytes), 0, "RandomBytes would store the secret as its id");
     assert.equal(count(rec, T.accessApp), 0, "Access is opt-in");
@@ -66,7 +68,7 @@ describe("managed mode graph", () => {
     const tunnelComponent = rec.ofType(T.tunnelComponent)[0];
     for (const r of [
       rec.byName("local-tunnel-secret"),
-      ...[T.tunnel, T.tunnelConfig, T.dns].map((t) => rec.ofType(t)[0]),
+      ...[T.tunnel, T.tunnelConfig, T.dnsRecord].map((t) => rec.ofType(t)[0]),
     ]) {
       assert.equal(parentOf(rec, r)?.urn, tunnelComponent.urn);
     }
@@ -106,7 +108,7 @@ describe("managed mode graph", () => {
         },
       }),
     );
-    const records = rec.ofType(T.dns);
+    const records = rec.ofType(T.dnsRecord);
     assert.equal(records.length, 2);
     for (const r of records) {
       assert.equal(r.inputs.type, "CNAME");
@@ -175,8 +177,8 @@ describe("managed mode graph", () => {
 });
 
 describe("zone preflight", () => {
-  const ZONE_SETTING = "cloudflare:index/getZoneSetting:getZoneSetting";
-  const BOT = "cloudflare:index/getBotManagement:getBotManagement";
+  const ZONE_SETTING = INVOKES.zoneSetting;
+  const BOT = INVOKES.botManagement;
 
   test("reads each zone's websockets setting and Bot Fight Mode once, declares no setting", async () => {
     const { rec } = await runProgram(
@@ -221,7 +223,7 @@ describe("zone preflight", () => {
     });
     assert.equal(s.retainOnDelete, true);
     assert.equal(s.protect, false);
-    for (const r of [...rec.ofType(T.dns), ...rec.ofType(T.tunnelConfig)]) {
+    for (const r of [...rec.ofType(T.dnsRecord), ...rec.ofType(T.tunnelConfig)]) {
       assert.ok(r.dependencies.includes(s.urn), `${r.name} waits for ${s.name}`);
     }
     // No read of the setting: the resource makes it so.
@@ -416,7 +418,7 @@ describe("hardening", () => {
   test("protect marks the tunnel, DNS records and the data volume", async () => {
     const { rec } = await runProgram({ ...managedConfig(), protect: true });
     assert.ok(rec.ofType(T.tunnel)[0].protect);
-    assert.ok(rec.ofType(T.dns)[0].protect);
+    assert.ok(rec.ofType(T.dnsRecord)[0].protect);
     assert.ok(rec.byName("local-broker-data").protect);
     assert.ok(!rec.byName("local-broker-mosquitto").protect);
     const unprotected = await runProgram(managedConfig());
@@ -458,9 +460,9 @@ describe("secrets", () => {
     }
   });
 
-  test("the summary output holds no secret", async () => {
+  test("the summary holds no secret; hosts.<name> adds the URL and the token, secret", async () => {
     const { outputs } = await runProgram(managedConfig());
-    const summary = await resolve(outputs.hosts[0]);
+    const summary = await resolve(outputs.edgeHosts[0].summary);
     assert.equal(summary.secret, false);
     assert.deepEqual(summary.value, {
       name: "local",
@@ -471,6 +473,17 @@ describe("secrets", () => {
       connectors: 2,
       broker: "mqtt-edge-dev-local-mosquitto",
     });
+    const host = outputs.hosts.local;
+    assert.deepEqual(Object.keys(outputs.hosts), ["local"]);
+    assert.equal(host.websocketUrl, "wss://mqtt.example.com");
+    assert.deepEqual(await resolve(host.tunnelId), {
+      value: "local-tunnel-tunnel-id",
+      secret: false,
+    });
+    const token = await resolve(host.tunnelToken);
+    assert.equal(token.secret, true);
+    assert.equal(token.value, (await resolve(outputs.tunnelToken)).value);
+    assert.equal((await resolve(host.broker)).secret, false);
     assert.equal((await resolve(outputs.websocketUrl)).value, "wss://mqtt.example.com");
   });
 });
@@ -481,7 +494,7 @@ describe("stacks side by side", () => {
       const { rec } = await runProgram(managedConfig(), { stack });
       const physical = new Set<string>();
       for (const r of rec.registrations) {
-        if (r.type === T.dns) continue; // hostnames are the user's choice, checked by validation
+        if (r.type === T.dnsRecord) continue; // hostnames are the user's choice, checked by validation
         if (typeof r.inputs.name === "string") physical.add(`${r.type} ${r.inputs.name}`);
       }
       return physical;
@@ -493,5 +506,23 @@ describe("stacks side by side", () => {
     assert.deepEqual(shared, [], "physical names shared by two stacks");
     assert.ok([...dev].some((n) => n.includes("mqtt-edge-dev-local-mosquitto")));
     assert.ok([...prod].some((n) => n.includes("mqtt-edge-prod-local-mosquitto")));
+  });
+});
+
+describe("readable previews", () => {
+  test("the broker's labels are readable: its config hash hashes only password hashes", async () => {
+    const { rec, outputs } = await runProgram(managedConfig());
+    const broker = rec.byName("local-broker-mosquitto");
+    assert.ok(!broker.secretInputs.has("labels"), "labels are not secret");
+    const hash = broker.inputs.labels.find(
+      (l: { label: string }) => l.label === "dev.mqtt-edge.config-hash",
+    );
+    assert.match(hash.value, /^[0-9a-f]{12}$/);
+    const passwords = (await resolve(outputs.mqttCredentials)).value;
+    for (const pw of Object.values(passwords)) {
+      assert.ok(!JSON.stringify(broker.inputs.labels).includes(pw));
+    }
+    // The password file itself stays secret wherever it goes.
+    assert.ok(rec.byName("local-broker-config-writer").secretInputs.has("uploads"));
   });
 });

@@ -20,7 +20,7 @@ import {
   connectorCommand,
   metricsHostPort,
 } from "../../components/connector";
-import { listeningCheck } from "../../components/hardening";
+import { listeningCheck } from "../../components/healthchecks";
 
 const conf = (over: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}) =>
   renderMosquittoConf({
@@ -238,7 +238,7 @@ describe("ingress rules", () => {
 
 describe("container commands", () => {
   test("the token never appears on the cloudflared command line", () => {
-    const cmd = connectorCommand({ kind: "token", token: "TOKEN-VALUE" });
+    const cmd = connectorCommand({ kind: "token", token: "TOKEN-VALUE" }, []);
     assert.ok(!cmd.join(" ").includes("TOKEN-VALUE"));
     assert.equal(cmd.at(-1), "run");
     assert.deepEqual(
@@ -246,16 +246,17 @@ describe("container commands", () => {
       ["--edge", "127.0.0.1:7844"],
     );
     assert.deepEqual(
-      connectorCommand({ kind: "quick", service: "http://m:9001", quickService: "http://q" }).slice(
-        -4,
-      ),
+      connectorCommand(
+        { kind: "quick", service: "http://m:9001", quickService: "http://q" },
+        [],
+      ).slice(-4),
       ["--quick-service", "http://q", "--url", "http://m:9001"],
     );
   });
 
   test("the metrics server: loopback unless published, then every address of the container", () => {
     const t = { kind: "token" as const, token: "t" };
-    assert.deepEqual(connectorCommand(t).slice(2, 4), ["--metrics", "127.0.0.1:2000"]);
+    assert.deepEqual(connectorCommand(t, []).slice(2, 4), ["--metrics", "127.0.0.1:2000"]);
     assert.equal(METRICS_ADDRESS, "127.0.0.1:2000");
     assert.deepEqual(connectorCommand(t, [], undefined, METRICS_PUBLISHED_ADDRESS).slice(2, 4), [
       "--metrics",

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { T, managedConfig, runProgram, type Recorder, type Registration } from "./harness";
+import {
+  T,
+  managedConfig,
+  runProgram,
+  type Recorder,
+  type Registration,
+} from "../support/programRunner";
 
 const letsencrypt = {
   email: "ops@example.com",
@@ -143,6 +149,8 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     assert.equal(spec.env, undefined, "no token in the environment");
     const tokenSecret = rec.byName("local-connector-token");
     assert.ok(tokenSecret.secretInputs.has("data"));
+    // A hash of the token is not unsecreted: the secret's name stays secret.
+    assert.ok(tokenSecret.secretInputs.has("name"));
     assert.equal(spec.secrets[0].fileName, "/run/secrets/tunnel_token");
     assert.equal(spec.secrets[0].fileMode, 0o400);
     const nets = connector.inputs.taskSpec.networksAdvanceds
@@ -164,7 +172,11 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
       ["/mosquitto/config/mosquitto.conf", "/mosquitto/config/acl"],
     );
     assert.equal(bspec.secrets[0].fileName, "/mosquitto/config/passwd");
-    assert.ok(rec.byName("local-broker-passwd").secretInputs.has("data"));
+    const passwd = rec.byName("local-broker-passwd");
+    assert.ok(passwd.secretInputs.has("data"));
+    // Named by a hash of the hashed password file: readable (see passwordFileHash).
+    assert.ok(!passwd.secretInputs.has("name"));
+    assert.match(passwd.inputs.name, /^mqtt-edge-dev-local-mosquitto-passwd-[0-9a-f]{12}$/);
     assert.deepEqual(broker.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
     assert.deepEqual(mountsOf(broker), [
       { type: "volume", source: "mqtt-edge-dev-local-mosquitto-data", target: "/mosquitto/data" },
@@ -181,7 +193,7 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     ]);
     assert.deepEqual(
       rec
-        .ofType(T.dns)
+        .ofType(T.dnsRecord)
         .map((r) => r.inputs.name)
         .sort(),
       ["mqtt.example.com", "www.example.com"],

@@ -21,7 +21,7 @@ import {
   runProgram,
   toEngineConfig,
   type StackConfigInput,
-} from "./harness";
+} from "../support/programRunner";
 
 const managedTunnel = managedConfig().tunnel as Record<string, unknown>;
 const managedBroker = managedConfig().broker as Record<string, unknown>;
@@ -212,7 +212,7 @@ describe("tcpHostname in the graph", () => {
       { hostname: "mqtt-tcp.example.com", service: "tcp://mosquitto:1883" },
       { service: "http_status:404" },
     ]);
-    const dns = rec.ofType(T.dns).find((r) => r.inputs.name === "mqtt-tcp.example.com");
+    const dns = rec.ofType(T.dnsRecord).find((r) => r.inputs.name === "mqtt-tcp.example.com");
     assert.ok(dns, "a DNS record for the TCP hostname");
     assert.equal(dns.inputs.type, "CNAME");
     assert.equal(dns.inputs.content, "local-tunnel-tunnel-id.cfargotunnel.com");
@@ -288,9 +288,11 @@ describe("tcpHostname in the graph", () => {
       acl,
       /\nuser site-bridge\ntopic write sites\/#\ntopic read commands\/#\ntopic readwrite shared\/#\n/,
     );
-    // The summary and the ordinary outputs hold none of it.
-    const summary = await resolve(outputs.hosts[0]);
+    // The summary names the TCP hostname and holds none of the kit.
+    const summary = await resolve(outputs.edgeHosts[0].summary);
     assert.equal(summary.secret, false);
+    assert.equal(summary.value.tcpHostname, "mqtt-tcp.example.com");
+    assert.equal(outputs.hosts.local.tcpHostname, "mqtt-tcp.example.com");
     assert.ok(!JSON.stringify(summary.value).includes(`secret-${token.name}`));
   });
 

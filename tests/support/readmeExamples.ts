@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 
-const README = join(__dirname, "..", "README.md");
+const README = join(__dirname, "..", "..", "README.md");
 
 /**
  * The `config:` map of the first ```yaml block under the README heading `heading` (the whole

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { FakeCloudflareApi } from "../fakes/cloudflare-api";
+import { FakeCloudflareApi } from "./cloudflareApi";
 
 export const ROOT = join(__dirname, "..", "..");
 export const ACCOUNT = "0123456789abcdef0123456789abcdef";

@@ -9,7 +9,7 @@
  * (it ends in `/client/v4`). Node built-ins only.
  *
  * Run directly:
- *   node --import tsx tests/fakes/cloudflare-api.ts --port 8787 --zone example.com --account <id> [--token <t>]
+ *   node --import tsx tests/support/cloudflareApi.ts --port 8787 --zone example.com --account <id> [--token <t>]
  */
 import * as http from "node:http";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
@@ -1918,7 +1918,7 @@ function isRunDirectly(): boolean {
   } catch {
     // not CommonJS
   }
-  return /cloudflare-api\.(?:ts|js|mjs|cjs)$/.test(process.argv[1] ?? "");
+  return /cloudflareApi\.(?:ts|js|mjs|cjs)$/.test(process.argv[1] ?? "");
 }
 
 function parseCli(argv: string[]): {
@@ -1955,7 +1955,7 @@ function parseCli(argv: string[]): {
       case "--help":
       case "-h":
         process.stdout.write(
-          "usage: cloudflare-api.ts [--port 8787] [--zone example.com]... [--account <32-hex id>]... [--token <api token>]\n",
+          "usage: cloudflareApi.ts [--port 8787] [--zone example.com]... [--account <32-hex id>]... [--token <api token>]\n",
         );
         process.exit(0);
         break;

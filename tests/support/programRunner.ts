@@ -4,8 +4,9 @@
  * Any provider function call the program is not expected to make fails the run.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "../../config";
+import { DEFAULT_IMAGES, loadConfig } from "../../config";
 import { deployStack, type StackOutputs } from "../../program";
+import { INVOKES, TYPES } from "../../shared/resourceTypes";
 
 /** The Pulumi wire format's marker for a secret value. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -72,16 +73,16 @@ export function fakeToken(tunnelId: string): string {
 /** Computed outputs a provider would add, per resource type. */
 function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
   switch (type) {
-    case "random:index/randomPassword:RandomPassword":
+    case TYPES.password:
       return { result: `pw-${name}-${"x".repeat(24)}` };
-    case "random:index/randomBytes:RandomBytes":
+    case TYPES.bytes:
       return {
         base64: Buffer.alloc(inputs.length ?? 32, 1).toString("base64"),
         hex: "01".repeat(inputs.length ?? 32),
       };
-    case "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
+    case TYPES.accessToken:
       return { clientId: `${name}.access`, clientSecret: `secret-${name}` };
-    case "docker:index/container:Container":
+    case TYPES.container:
       return { name: inputs.name ?? name };
     default:
       return {};
@@ -117,11 +118,11 @@ export class Recorder implements pulumi.runtime.Mocks {
     const inputs = unwrap(args.inputs);
     this.calls.push({ token: args.token, inputs });
     switch (args.token) {
-      case "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken":
+      case INVOKES.tunnelToken:
         return { ...inputs, token: fakeToken(inputs.tunnelId) };
-      case "cloudflare:index/getZone:getZone":
+      case INVOKES.zone:
         return { ...inputs, id: `zone-${inputs.filter?.name}`, name: inputs.filter?.name };
-      case "cloudflare:index/getZoneSetting:getZoneSetting":
+      case INVOKES.zoneSetting:
         if (inputs.settingId !== "websockets") break;
         return {
           ...inputs,
@@ -129,7 +130,7 @@ export class Recorder implements pulumi.runtime.Mocks {
           value: this.zoneState.websocketsOff?.includes(inputs.zoneId) ? "off" : "on",
           editable: true,
         };
-      case "cloudflare:index/getBotManagement:getBotManagement":
+      case INVOKES.botManagement:
         return {
           ...inputs,
           id: inputs.zoneId,
@@ -157,31 +158,8 @@ export class Recorder implements pulumi.runtime.Mocks {
   }
 }
 
-export const T = {
-  container: "docker:index/container:Container",
-  network: "docker:index/network:Network",
-  volume: "docker:index/volume:Volume",
-  service: "docker:index/service:Service",
-  secret: "docker:index/secret:Secret",
-  serviceConfig: "docker:index/serviceConfig:ServiceConfig",
-  dockerProvider: "pulumi:providers:docker",
-  tunnel: "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
-  tunnelConfig:
-    "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  dns: "cloudflare:index/dnsRecord:DnsRecord",
-  zoneSetting: "cloudflare:index/zoneSetting:ZoneSetting",
-  accessApp: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
-  accessPolicy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
-  accessToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
-  password: "random:index/randomPassword:RandomPassword",
-  bytes: "random:index/randomBytes:RandomBytes",
-  edgeHost: "mqtt-edge:host:EdgeHost",
-  broker: "mqtt-edge:broker:MqttBroker",
-  tunnelComponent: "mqtt-edge:tunnel:CloudflareTunnel",
-  connector: "mqtt-edge:connector:TunnelConnector",
-  privateNetwork: "mqtt-edge:network:PrivateNetwork",
-  swarmProxy: "mqtt-edge:swarm:SwarmProxy",
-} as const;
+/** The project's one table of type tokens (shared/resourceTypes.ts). */
+export const T = TYPES;
 
 /** Stack config as a user writes it in Pulumi.<stack>.yaml, without the project prefix. */
 export type StackConfigInput = Record<string, unknown>;
@@ -280,10 +258,10 @@ export function managedConfig(overrides: StackConfigInput = {}): StackConfigInpu
       zone: "example.com",
       hostname: "mqtt.example.com",
       replicas: 2,
-      image: "cloudflare/cloudflared:2025.11.1",
+      image: DEFAULT_IMAGES.cloudflared,
     },
     broker: {
-      image: "eclipse-mosquitto:2.0.22",
+      image: DEFAULT_IMAGES.mosquitto,
       users: [
         { name: "sensor", acl: [{ access: "write", topic: "sensors/#" }] },
         { name: "dashboard", acl: [{ access: "read", topic: "#" }] },

@@ -1,0 +1,52 @@
+/**
+ * The shape the code keeps (issue #13): the config module is small functions, one home each.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import ts from "typescript";
+
+const ROOT = path.join(__dirname, "..", "..");
+const MAX_LINES = 80;
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? tsFiles(path.join(dir, e.name))
+      : e.name.endsWith(".ts")
+        ? [path.join(dir, e.name)]
+        : [],
+  );
+}
+
+/** Every function, method and arrow function of a file with its length in lines. */
+function functionLengths(file: string): { name: string; lines: number }[] {
+  const text = readFileSync(file, "utf8");
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+  const found: { name: string; lines: number }[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isFunctionLike(node) && "body" in node && node.body) {
+      const start = source.getLineAndCharacterOfPosition(node.getStart()).line;
+      const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+      const name = (node as ts.FunctionDeclaration).name?.getText() ?? "(anonymous)";
+      found.push({
+        name: `${path.relative(ROOT, file)}:${start + 1} ${name}`,
+        lines: end - start + 1,
+      });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+test(`every function in config/ is under ${MAX_LINES} lines`, () => {
+  const all = tsFiles(path.join(ROOT, "config")).flatMap(functionLengths);
+  assert.ok(
+    all.some((f) => f.name.includes("parseConfig")),
+    "parseConfig was measured",
+  );
+  const long = all.filter((f) => f.lines >= MAX_LINES);
+  assert.deepEqual(long, []);
+});
