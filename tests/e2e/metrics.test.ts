@@ -24,6 +24,9 @@ import {
   requireTools,
   startFakeCloudflare,
   until,
+  watchTopics,
+  publishRetained,
+  type Watched,
 } from "../support/e2eStack";
 
 const STACK = "h3metrics";
@@ -33,60 +36,22 @@ const CONNECTED = "$SYS/broker/clients/connected";
 /** The README's example, deployed as written; the test adds only what its environment needs. */
 const EXAMPLE = readmeExample("## Metrics and monitoring");
 
-interface Watched {
-  status: number;
-  output: string;
-  granted?: number[];
-  messages: { topic: string; payload: string; retain: boolean }[];
-}
+/** As `user`, on the broker's WebSocket listener from its network. */
+const asUser = (user: string, password: string) => ({
+  network: BROKER_NET,
+  url: BROKER_WS,
+  user,
+  password,
+});
 
-/** The client image's `watch`: subscribe to `filters` in one SUBSCRIBE, until `until` arrives. */
+/** The client image's `watch` as `user`, until `until` arrives. */
 function watch(user: string, password: string, filters: string[], until: string): Watched {
-  const r = mqttClient(
-    BROKER_NET,
-    [
-      "watch",
-      "--url",
-      BROKER_WS,
-      "--user",
-      user,
-      ...filters.flatMap((f) => ["--topic", f]),
-      "--until",
-      until,
-      "--timeout",
-      "10",
-    ],
-    password,
-  );
-  const lines = r.output.split("\n");
-  const suback = lines.find((l) => l.startsWith("SUBACK "));
-  return {
-    ...r,
-    granted: suback ? JSON.parse(suback.slice("SUBACK ".length)) : undefined,
-    messages: lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
-  };
+  return watchTopics(asUser(user, password), filters, until);
 }
 
-/** The client image's `publish`, retained, QoS 1, in MQTT 3.1.1 (4) or 5. */
+/** A retained publish as `user`, in MQTT 3.1.1 (4) or 5. */
 function publish(user: string, password: string, topic: string, protocol: 4 | 5) {
-  return mqttClient(
-    BROKER_NET,
-    [
-      "publish",
-      "--url",
-      BROKER_WS,
-      "--user",
-      user,
-      "--topic",
-      topic,
-      "--message",
-      `from ${user}`,
-      "--retain",
-      "--protocol",
-      String(protocol),
-    ],
-    password,
-  );
+  return publishRetained(asUser(user, password), topic, `from ${user}`, protocol);
 }
 
 describe(

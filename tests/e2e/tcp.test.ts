@@ -33,10 +33,12 @@ import {
   dockerJson,
   leftovers,
   managedTunnel,
-  mqttClient,
   requireTools,
   startFakeCloudflare,
   until,
+  watchTopics,
+  publishRetained,
+  type ClientAt,
 } from "../support/e2eStack";
 
 const STACK = "h4tcp";
@@ -74,67 +76,12 @@ net.createServer((c) => {
 }).listen(11883, "127.0.0.1", () => console.log("relay listening"));
 `;
 
-interface Watched {
-  status: number;
-  output: string;
-  messages: { topic: string; payload: string; retain: boolean }[];
-}
+/** A device of the site broker: anonymous, on 127.0.0.1 in the relay's network namespace. */
+const SITE_AT: ClientAt = { network: SITE_NET, url: SITE_URL };
 
-/** Subscribes to `filters` (one SUBSCRIBE) and collects messages until one arrives on `until`. */
-function watch(
-  network: string,
-  url: string,
-  filters: string[],
-  until: string,
-  user?: { name: string; password: string },
-): Watched {
-  const r = mqttClient(
-    network,
-    [
-      "watch",
-      "--url",
-      url,
-      ...(user ? ["--user", user.name] : []),
-      ...filters.flatMap((f) => ["--topic", f]),
-      "--until",
-      until,
-      "--timeout",
-      "20",
-    ],
-    user?.password,
-  );
-  return {
-    ...r,
-    messages: r.output
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l)),
-  };
-}
-
-/** Publishes a retained QoS 1 message and waits for the broker's acknowledgement. */
-function publish(
-  network: string,
-  url: string,
-  topic: string,
-  message: string,
-  user?: { name: string; password: string },
-) {
-  const r = mqttClient(
-    network,
-    [
-      "publish",
-      "--url",
-      url,
-      ...(user ? ["--user", user.name] : []),
-      "--topic",
-      topic,
-      "--message",
-      message,
-      "--retain",
-    ],
-    user?.password,
-  );
+/** A retained QoS 1 publish the broker acknowledged. */
+function publish(at: ClientAt, topic: string, message: string): void {
+  const r = publishRetained(at, topic, message);
   assert.equal(r.status, 0, `publish ${topic}: ${r.output}`);
 }
 
@@ -164,7 +111,13 @@ describe(
     let passwords: Record<string, string> = {};
     let kit: ClientKit;
     let kitDir: string | undefined;
-    const user = (name: string) => ({ name, password: passwords[name] });
+    /** `name` on the central broker's WebSocket listener, from the broker network. */
+    const central = (name: string): ClientAt => ({
+      network: BROKER_NET,
+      url: BROKER_WS,
+      user: name,
+      password: passwords[name],
+    });
 
     before(async () => {
       tools = requireTools();
@@ -385,14 +338,8 @@ describe(
         });
 
         // Out: a device publishes on the site; the central broker's dashboard reads it.
-        publish(SITE_NET, SITE_URL, "sites/site-1/temp", "21.5");
-        const out = watch(
-          BROKER_NET,
-          BROKER_WS,
-          ["sites/#"],
-          "sites/site-1/temp",
-          user("dashboard"),
-        );
+        publish(SITE_AT, "sites/site-1/temp", "21.5");
+        const out = watchTopics(central("dashboard"), ["sites/#"], "sites/site-1/temp", 20);
         assert.equal(out.status, 0, out.output);
         assert.deepEqual(
           out.messages.map((m) => [m.topic, m.payload]),
@@ -400,8 +347,8 @@ describe(
         );
 
         // In: the dashboard publishes on the central broker; a device on the site reads it.
-        publish(BROKER_NET, BROKER_WS, "commands/site-1/reboot", "now", user("dashboard"));
-        const inbound = watch(SITE_NET, SITE_URL, ["commands/#"], "commands/site-1/reboot");
+        publish(central("dashboard"), "commands/site-1/reboot", "now");
+        const inbound = watchTopics(SITE_AT, ["commands/#"], "commands/site-1/reboot", 20);
         assert.equal(inbound.status, 0, inbound.output);
         assert.deepEqual(
           inbound.messages.map((m) => [m.topic, m.payload]),
@@ -410,39 +357,37 @@ describe(
 
         // Outside the ACL, out: the site forwards other/from-site (its block says both), the
         // central broker drops it; sites/site-1/marker, forwarded after it, arrives.
-        publish(SITE_NET, SITE_URL, "other/from-site", "x");
-        publish(SITE_NET, SITE_URL, "sites/site-1/marker", "m");
-        const central = watch(
-          BROKER_NET,
-          BROKER_WS,
+        publish(SITE_AT, "other/from-site", "x");
+        publish(SITE_AT, "sites/site-1/marker", "m");
+        const audited = watchTopics(
+          central("audit"),
           ["other/#", "sites/site-1/marker"],
           "sites/site-1/marker",
-          user("audit"),
+          20,
         );
-        assert.equal(central.status, 0, central.output);
+        assert.equal(audited.status, 0, audited.output);
         assert.deepEqual(
-          central.messages.map((m) => m.topic),
+          audited.messages.map((m) => m.topic),
           ["sites/site-1/marker"],
           "a topic outside the bridge user's ACL reached the central broker",
         );
 
         // Outside the ACL, in: other/from-central exists on the central broker (audit reads it
         // back), but the bridge may not read it; commands/site-1/marker, published after it, arrives.
-        publish(BROKER_NET, BROKER_WS, "other/from-central", "y", user("audit"));
-        const there = watch(
-          BROKER_NET,
-          BROKER_WS,
+        publish(central("audit"), "other/from-central", "y");
+        const there = watchTopics(
+          central("audit"),
           ["other/from-central"],
           "other/from-central",
-          user("audit"),
+          20,
         );
         assert.equal(there.status, 0, there.output);
-        publish(BROKER_NET, BROKER_WS, "commands/site-1/marker", "m", user("dashboard"));
-        const site = watch(
-          SITE_NET,
-          SITE_URL,
+        publish(central("dashboard"), "commands/site-1/marker", "m");
+        const site = watchTopics(
+          SITE_AT,
           ["other/from-central", "commands/site-1/marker"],
           "commands/site-1/marker",
+          20,
         );
         assert.equal(site.status, 0, site.output);
         assert.deepEqual(

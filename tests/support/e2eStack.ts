@@ -184,6 +184,85 @@ export function mqttClient(network: string, args: string[], password?: string): 
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
+/** Where and as whom the client image connects; no user: anonymous. */
+export interface ClientAt {
+  /** The Docker network it runs on (or `container:<name>`, to share that one's namespace). */
+  network: string;
+  url: string;
+  user?: string;
+  password?: string;
+}
+
+/** What the client image's `watch` printed: its SUBACK codes and each message, in order. */
+export interface Watched extends ClientResult {
+  granted?: number[];
+  messages: { topic: string; payload: string; retain: boolean }[];
+}
+
+/**
+ * The client image's `watch`: subscribe to `filters` in one SUBSCRIBE and collect messages until
+ * one arrives on `until` (retained messages come in the order of the filters, so a retained
+ * `until` last is a marker that whatever the filters before it could get has come).
+ */
+export function watchTopics(
+  at: ClientAt,
+  filters: string[],
+  until: string,
+  timeoutS = 10,
+): Watched {
+  const r = mqttClient(
+    at.network,
+    [
+      "watch",
+      "--url",
+      at.url,
+      ...(at.user ? ["--user", at.user] : []),
+      ...filters.flatMap((f) => ["--topic", f]),
+      "--until",
+      until,
+      "--timeout",
+      String(timeoutS),
+    ],
+    at.password,
+  );
+  const lines = r.output.split("\n");
+  const suback = lines.find((l) => l.startsWith("SUBACK "));
+  return {
+    ...r,
+    granted: suback ? JSON.parse(suback.slice("SUBACK ".length)) : undefined,
+    messages: lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
+  };
+}
+
+/**
+ * The client image's `publish`: a retained QoS 1 message, in MQTT 3.1.1 (4) or 5, acknowledged
+ * by the broker (exit 0), refused (4) or not.
+ */
+export function publishRetained(
+  at: ClientAt,
+  topic: string,
+  message: string,
+  protocol: 4 | 5 = 4,
+): ClientResult {
+  return mqttClient(
+    at.network,
+    [
+      "publish",
+      "--url",
+      at.url,
+      ...(at.user ? ["--user", at.user] : []),
+      "--topic",
+      topic,
+      "--message",
+      message,
+      "--retain",
+      "--protocol",
+      String(protocol),
+    ],
+    at.password,
+  );
+}
+
 /**
  * Waits, bounded, until the broker accepts an authenticated MQTT client at `url` (by default its
  * WebSocket listener, the tunnel's path) from `network`: the one meaning of a ready broker in

@@ -25,8 +25,9 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseConfig, type BrokerConfig } from "../../config";
+import type { BrokerConfig } from "../../config";
 import { renderAclFile, renderMosquittoConf, renderPasswordFile } from "../../components/render";
+import { parseStack } from "./stackConfig";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 if (
@@ -51,16 +52,7 @@ export type BrokerInput = Record<string, unknown>;
  * `mqtt-edge:broker` and goes through parseConfig with the rest of the (default) stack config.
  */
 export function parseBroker(broker: BrokerInput): BrokerConfig {
-  const engine: Record<string, string> = { "mqtt-edge:broker": JSON.stringify(broker) };
-  return parseConfig(
-    {
-      project: "mqtt-edge",
-      stack: "test",
-      get: (k) => engine[`mqtt-edge:${k}`],
-      isSecret: () => false,
-    },
-    Object.keys(engine),
-  ).broker;
+  return parseStack({ broker }).broker;
 }
 
 /** Passwords as the program generates them: 32 letters and digits (random.RandomPassword). */

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_IMAGES, loadConfig } from "../../config";
 import { deployStack, type StackOutputs } from "../../program";
 import { INVOKES, TYPES } from "../../shared/resourceTypes";
+import { type StackConfigInput, toEngineConfig } from "./stackConfig";
 
 /** The Pulumi wire format's marker for a secret value. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -161,16 +162,7 @@ export class Recorder implements pulumi.runtime.Mocks {
 /** The project's one table of type tokens (shared/resourceTypes.ts). */
 export const T = TYPES;
 
-/** Stack config as a user writes it in Pulumi.<stack>.yaml, without the project prefix. */
-export type StackConfigInput = Record<string, unknown>;
-
-export function toEngineConfig(config: StackConfigInput): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) {
-    out[k.includes(":") ? k : `mqtt-edge:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-  }
-  return out;
-}
+export { type StackConfigInput, toEngineConfig } from "./stackConfig";
 
 export interface ProgramRun {
   rec: Recorder;

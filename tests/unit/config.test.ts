@@ -3,40 +3,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, imageProblem, parseConfig, topicProblem, zoneFor } from "../../config";
+import { imageProblem, topicProblem, zoneFor } from "../../config";
 import {
   FAKE_ACCOUNT,
   managedConfig,
   resolve,
   runProgram,
-  toEngineConfig,
   type StackConfigInput,
 } from "../support/programRunner";
+import { configProblems as problems, parseStack as parse } from "../support/stackConfig";
 
 const ROOT = join(__dirname, "..", "..");
-
-function parse(config: StackConfigInput, secretKeys: string[] = []) {
-  const engine = toEngineConfig(config);
-  return parseConfig(
-    {
-      project: "mqtt-edge",
-      stack: "test",
-      get: (k) => engine[`mqtt-edge:${k}`],
-      isSecret: (k) => secretKeys.includes(k),
-    },
-    Object.keys(engine),
-  );
-}
-
-function problems(config: StackConfigInput, secretKeys: string[] = []): string[] {
-  try {
-    parse(config, secretKeys);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
 
 const base = managedConfig();
 const tunnel = base.tunnel as Record<string, unknown>;
@@ -46,6 +23,14 @@ const withBroker = (b: Record<string, unknown>) => ({ ...base, broker: { ...brok
 const TOKEN = Buffer.from(JSON.stringify({ a: FAKE_ACCOUNT, t: "x", s: "y".repeat(44) })).toString(
   "base64",
 );
+
+/** A stack with a TCP hostname and a site bridge (the README's native-MQTT example's keys). */
+const BRIDGE = { topics: [{ topic: "sites/#", direction: "out" }] };
+const withTcp = (t: Record<string, unknown> = {}, b: Record<string, unknown> = {}) => ({
+  ...base,
+  tunnel: { ...tunnel, tcpHostname: "mqtt-tcp.example.com", ...t },
+  broker: { ...broker, bridge: BRIDGE, ...b },
+});
 
 /** A stack the validation refuses, and the problem it must report. */
 interface BadCase {
@@ -686,6 +671,92 @@ const BAD: BadCase[] = [
     },
     path: "mqtt-edge:dockerTls",
     message: /secret value/,
+  },
+  // tunnel.tcpHostname, hosts[].tcpHostname and broker.bridge
+  {
+    name: "tcpHostname outside managed mode",
+    config: {
+      tunnel: { mode: "quick", tcpHostname: "mqtt-tcp.example.com" },
+      broker,
+    },
+    path: "mqtt-edge:tunnel.tcpHostname",
+    message: /only used in managed mode \(mode is "quick"\)/,
+  },
+  {
+    name: "hosts[].tcpHostname outside managed mode",
+    config: {
+      tunnel: { mode: "none" },
+      broker,
+      hosts: [{ name: "a", tcpHostname: "mqtt-tcp.example.com" }],
+    },
+    path: "mqtt-edge:hosts[0].tcpHostname",
+    message: /only used in managed mode/,
+  },
+  {
+    name: "tcpHostname not a hostname",
+    config: withTcp({ tcpHostname: "tcp://mqtt-tcp.example.com:1883" }),
+    path: "mqtt-edge:tunnel.tcpHostname",
+    message: /fully qualified DNS hostname/,
+  },
+  {
+    name: "tcpHostname outside the zone",
+    config: withTcp({ tcpHostname: "mqtt-tcp.example.org" }),
+    path: "mqtt-edge:tunnel.tcpHostname",
+    message: /"mqtt-tcp.example.org" is not inside zone "example.com"/,
+  },
+  {
+    name: "tcpHostname equal to the WebSocket hostname",
+    config: withTcp({ tcpHostname: "mqtt.example.com" }),
+    path: "mqtt-edge:tunnel.tcpHostname",
+    message: /duplicate hostname "mqtt.example.com"/,
+  },
+  {
+    name: "bridge without a tcpHostname",
+    config: withBroker({ bridge: BRIDGE }),
+    path: "mqtt-edge:broker.bridge",
+    message: /only used with tunnel.tcpHostname/,
+  },
+  {
+    name: "bridge user named like a user",
+    config: withTcp({}, { bridge: { ...BRIDGE, user: "sensor" } }),
+    path: "mqtt-edge:broker.bridge.user",
+    message: /duplicate user "sensor" \(also users\[0\]\)/,
+  },
+  {
+    name: "bridge user named like the monitor user",
+    config: withTcp({}, { monitorUser: "ops", bridge: { ...BRIDGE, user: "ops" } }),
+    path: "mqtt-edge:broker.bridge.user",
+    message: /duplicate user "ops" \(also monitorUser\)/,
+  },
+  {
+    name: "bridge without topics",
+    config: withTcp({}, { bridge: { topics: [] } }),
+    path: "mqtt-edge:broker.bridge.topics",
+    message: /at least one topic/,
+  },
+  {
+    name: "bridge direction unknown",
+    config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "up" }] } }),
+    path: "mqtt-edge:broker.bridge.topics[0].direction",
+    message: /"out" \(site to this broker\), "in" \(this broker to the site\) or "both".*"up"/,
+  },
+  {
+    name: "bridge topic with a space (would add a word to the bridge's topic line)",
+    config: withTcp({}, { bridge: { topics: [{ topic: "a b", direction: "out" }] } }),
+    path: "mqtt-edge:broker.bridge.topics[0].topic",
+    message: /without whitespace/,
+  },
+  {
+    name: "bridge qos out of range",
+    config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "out", qos: 3 }] } }),
+    path: "mqtt-edge:broker.bridge.topics[0].qos",
+    message: /0, 1 or 2/,
+  },
+  {
+    name: "bridge key misspelt",
+    config: withTcp({}, { bridge: { topic: [{ topic: "a/#", direction: "out" }] } }),
+    path: "mqtt-edge:broker.bridge",
+    message: /topic/,
   },
 ];
 

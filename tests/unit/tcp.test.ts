@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, parseConfig } from "../../config";
 import {
   ACCESS_TCP_LOCAL,
   bridgeKeepalive,
@@ -14,14 +13,8 @@ import {
   renderBridgeBlock,
   renderClientKit,
 } from "../../components/render";
-import {
-  T,
-  managedConfig,
-  resolve,
-  runProgram,
-  toEngineConfig,
-  type StackConfigInput,
-} from "../support/programRunner";
+import { T, managedConfig, resolve, runProgram } from "../support/programRunner";
+import { configProblems as problems, parseStack } from "../support/stackConfig";
 
 const managedTunnel = managedConfig().tunnel as Record<string, unknown>;
 const managedBroker = managedConfig().broker as Record<string, unknown>;
@@ -41,37 +34,9 @@ function withTcp(tunnel: Record<string, unknown> = {}, broker: Record<string, un
   });
 }
 
-function problems(config: StackConfigInput): string[] {
-  const engine = toEngineConfig(config);
-  try {
-    parseConfig(
-      {
-        project: "mqtt-edge",
-        stack: "test",
-        get: (k) => engine[`mqtt-edge:${k}`],
-        isSecret: () => false,
-      },
-      Object.keys(engine),
-    );
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-
 describe("tcpHostname and bridge config", () => {
   test("a valid stack: the bridge user joins the users with an ACL of its bridged topics", () => {
-    const engine = toEngineConfig(withTcp());
-    const cfg = parseConfig(
-      {
-        project: "mqtt-edge",
-        stack: "test",
-        get: (k) => engine[`mqtt-edge:${k}`],
-        isSecret: () => false,
-      },
-      Object.keys(engine),
-    );
+    const cfg = parseStack(withTcp());
     assert.equal(cfg.hosts[0].tcpHostname, "mqtt-tcp.example.com");
     assert.deepEqual(cfg.broker.bridge, {
       user: "site-bridge",
@@ -90,104 +55,6 @@ describe("tcpHostname and bridge config", () => {
       ],
     });
   });
-
-  const bad: { name: string; config: StackConfigInput; path: string; text: RegExp }[] = [
-    {
-      name: "tcpHostname outside managed mode",
-      config: {
-        tunnel: { mode: "quick", tcpHostname: "mqtt-tcp.example.com" },
-        broker: managedBroker,
-      },
-      path: "mqtt-edge:tunnel.tcpHostname",
-      text: /only used in managed mode \(mode is "quick"\)/,
-    },
-    {
-      name: "hosts[].tcpHostname outside managed mode",
-      config: {
-        tunnel: { mode: "none" },
-        broker: managedBroker,
-        hosts: [{ name: "a", tcpHostname: "mqtt-tcp.example.com" }],
-      },
-      path: "mqtt-edge:hosts[0].tcpHostname",
-      text: /only used in managed mode/,
-    },
-    {
-      name: "tcpHostname not a hostname",
-      config: withTcp({ tcpHostname: "tcp://mqtt-tcp.example.com:1883" }),
-      path: "mqtt-edge:tunnel.tcpHostname",
-      text: /fully qualified DNS hostname/,
-    },
-    {
-      name: "tcpHostname outside the zone",
-      config: withTcp({ tcpHostname: "mqtt-tcp.example.org" }),
-      path: "mqtt-edge:tunnel.tcpHostname",
-      text: /"mqtt-tcp.example.org" is not inside zone "example.com"/,
-    },
-    {
-      name: "tcpHostname equal to the WebSocket hostname",
-      config: withTcp({ tcpHostname: "mqtt.example.com" }),
-      path: "mqtt-edge:tunnel.tcpHostname",
-      text: /duplicate hostname "mqtt.example.com"/,
-    },
-    {
-      name: "bridge without a tcpHostname",
-      config: managedConfig({ broker: { ...managedBroker, bridge: BRIDGE } }),
-      path: "mqtt-edge:broker.bridge",
-      text: /only used with tunnel.tcpHostname/,
-    },
-    {
-      name: "bridge user named like a user",
-      config: withTcp({}, { bridge: { ...BRIDGE, user: "sensor" } }),
-      path: "mqtt-edge:broker.bridge.user",
-      text: /duplicate user "sensor" \(also users\[0\]\)/,
-    },
-    {
-      name: "bridge user named like the monitor user",
-      config: withTcp({}, { monitorUser: "ops", bridge: { ...BRIDGE, user: "ops" } }),
-      path: "mqtt-edge:broker.bridge.user",
-      text: /duplicate user "ops" \(also monitorUser\)/,
-    },
-    {
-      name: "bridge without topics",
-      config: withTcp({}, { bridge: { topics: [] } }),
-      path: "mqtt-edge:broker.bridge.topics",
-      text: /at least one topic/,
-    },
-    {
-      name: "bridge direction unknown",
-      config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "up" }] } }),
-      path: "mqtt-edge:broker.bridge.topics[0].direction",
-      text: /"out" \(site to this broker\), "in" \(this broker to the site\) or "both".*"up"/,
-    },
-    {
-      name: "bridge topic with a space (would add a word to the bridge's topic line)",
-      config: withTcp({}, { bridge: { topics: [{ topic: "a b", direction: "out" }] } }),
-      path: "mqtt-edge:broker.bridge.topics[0].topic",
-      text: /without whitespace/,
-    },
-    {
-      name: "bridge qos out of range",
-      config: withTcp({}, { bridge: { topics: [{ topic: "a/#", direction: "out", qos: 3 }] } }),
-      path: "mqtt-edge:broker.bridge.topics[0].qos",
-      text: /0, 1 or 2/,
-    },
-    {
-      name: "bridge key misspelt",
-      config: withTcp({}, { bridge: { topic: [{ topic: "a/#", direction: "out" }] } }),
-      path: "mqtt-edge:broker.bridge",
-      text: /topic/,
-    },
-  ];
-  for (const c of bad) {
-    test(`refused: ${c.name}`, () => {
-      const found = problems(c.config);
-      assert.ok(
-        found.some((p) => p.startsWith(`${c.path}: `) && c.text.test(p)),
-        `expected ${c.path} ~ ${c.text}; got:\n${found.join("\n")}`,
-      );
-    });
-  }
-
   test("each host may have a tcpHostname of its own; the tunnel's goes to the first host", () => {
     const config = managedConfig({
       tunnel: { ...managedTunnel, hostname: undefined, tcpHostname: "tcp-a.example.com" },
