@@ -158,7 +158,10 @@ describe(
       assert.equal(outputs.mqttCredentials.secret, true);
       passwords = outputs.mqttCredentials.value;
       assert.deepEqual(Object.keys(passwords).sort(), ["audit", "dashboard", "site-bridge"]);
-      kit = outputs.clientKits.value.local;
+      // hosts stays readable (only each host's tunnelToken inside is secret) and names the route.
+    assert.equal(outputs.hosts.secret, false);
+    assert.equal(outputs.hosts.value.local.tcpHostname, TCP_HOST);
+    kit = outputs.clientKits.value.local;
       assert.equal(kit.hostname, TCP_HOST);
       assert.equal(kit.localAddress, "127.0.0.1:11883");
       assert.ok(kit.bridge, "the kit has a bridge block");
