@@ -21,15 +21,16 @@ import {
   metricsHostPort,
 } from "../../components/connector";
 import { listeningCheck } from "../../components/healthchecks";
+import { BROKER_DEFAULTS } from "../../config";
 
 const conf = (over: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}) =>
   renderMosquittoConf({
-    allowAnonymous: false,
-    persistence: true,
-    websocketPort: 9001,
-    maxConnections: 1000,
-    messageSizeLimit: 262144,
-    maxKeepalive: 60,
+    allowAnonymous: BROKER_DEFAULTS.allowAnonymous,
+    persistence: BROKER_DEFAULTS.persistence,
+    websocketPort: BROKER_DEFAULTS.websocketPort,
+    maxConnections: BROKER_DEFAULTS.maxConnections,
+    messageSizeLimit: BROKER_DEFAULTS.messageSizeLimit,
+    maxKeepalive: BROKER_DEFAULTS.maxKeepalive,
     passwordFile: true,
     ...over,
   });
