@@ -295,10 +295,6 @@ export async function brokerReady(
   }
 }
 
-export interface RunLog {
-  stdout: string;
-}
-
 /** A stack of this repository's program in a temporary workspace on a file backend. */
 export class E2EStack {
   readonly dir: string;
