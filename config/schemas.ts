@@ -195,7 +195,7 @@ export const brokerSchema = z
       .max(65535, { error: "expected at most 65535 seconds (MQTT's keep alive is 16 bits)" })
       .default(BROKER_DEFAULTS.maxKeepalive),
     memoryMb: memorySchema(16).default(BROKER_DEFAULTS.memoryMb),
-    users: z.array(userSchema).default(defaultUsers),
+    users: z.array(userSchema).optional(),
     patterns: z
       .array(
         aclRuleSchema.refine((r) => /%[uc]/.test(r.topic), {
@@ -210,6 +210,8 @@ export const brokerSchema = z
       .optional(),
     bridge: bridgeSchema.optional(),
   })
+  // No users named: the default user, unless anonymous clients are allowed (they need none).
+  .transform((b) => ({ ...b, users: b.users ?? (b.allowAnonymous ? [] : defaultUsers()) }))
   .prefault({});
 
 export const hostsSchema = z.array(

@@ -40,6 +40,19 @@ describe("defaults are stated once", () => {
     assert.equal(cfg.tunnel.memoryMb, TUNNEL_DEFAULTS.memoryMb);
   });
 
+  test("the default user is for stacks without anonymous clients; named users replace it", () => {
+    const broker = (b: Record<string, unknown>) =>
+      parseConfig({
+        project: "mqtt-edge",
+        stack: "inline",
+        get: (k) => (k === "broker" ? JSON.stringify(b) : undefined),
+        isSecret: () => false,
+      }).broker;
+    assert.deepEqual(broker({ memoryMb: 64 }).users, defaultUsers());
+    assert.deepEqual(broker({ allowAnonymous: true }).users, []);
+    assert.deepEqual(broker({ users: [{ name: "u" }] }).users, [{ name: "u", acl: [] }]);
+  });
+
   test("the README's config table shows the defaults of config/defaults.ts", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const defaultOf = (key: string): string => {
