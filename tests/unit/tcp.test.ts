@@ -251,3 +251,29 @@ describe("client kit renders", () => {
     assert.match(acl, /\nuser bridge\ntopic write sites\/#\n/);
   });
 });
+
+describe("tcpHostname in swarm mode", () => {
+  test("the TCP rule sits between the MQTT and the proxy's HTTP hostnames, to the broker service's alias", async () => {
+    const { rec, outputs } = await runProgram(
+      managedConfig({
+        tunnel: { ...managedTunnel, tcpHostname: "mqtt-tcp.example.com" },
+        swarm: { enabled: true, proxy: "traefik", httpHostnames: ["www.example.com"] },
+      }),
+    );
+    assert.deepEqual(rec.ofType(T.tunnelConfig)[0].inputs.config.ingresses, [
+      { hostname: "mqtt.example.com", service: "http://mosquitto:9001" },
+      { hostname: "mqtt-tcp.example.com", service: "tcp://mosquitto:1883" },
+      { hostname: "www.example.com", service: "http://proxy:80" },
+      { service: "http_status:404" },
+    ]);
+    const broker = rec.ofType(T.service).find((s) => s.name === "local-broker-mosquitto")!;
+    assert.ok(
+      broker.inputs.taskSpec.networksAdvanceds.some((n: { aliases?: string[] }) =>
+        n.aliases?.includes("mosquitto"),
+      ),
+      "the broker service answers as mosquitto on its network",
+    );
+    const kits = await resolve(outputs.clientKits);
+    assert.equal(kits.value.local.hostname, "mqtt-tcp.example.com");
+  });
+});
