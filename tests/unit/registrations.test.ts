@@ -16,7 +16,6 @@ import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import {
-  FAKE_ACCOUNT,
   containsSecret,
   managedConfig,
   runProgram,
@@ -131,14 +130,7 @@ const STACKS: Record<string, () => Promise<ProgramRun>> = {
           },
           httpHostnames: ["www.example.com"],
         },
-        tunnel: {
-          mode: "managed",
-          accountId: FAKE_ACCOUNT,
-          zone: "example.com",
-          hostname: "mqtt.example.com",
-          replicas: 2,
-          access: true,
-        },
+        tunnel: { ...(managedConfig().tunnel as object), access: true },
       }),
       { stack: "swarm" },
     ),
