@@ -106,41 +106,42 @@ export function deployStack(cfg: StackConfig): StackOutputs {
   );
 
   const first = edgeHosts[0];
-  const withKit = edgeHosts.filter((h) => h.clientKit);
-  const withAccess = edgeHosts.filter((h) => h.tunnel?.accessClientId);
   return {
     websocketUrl: first.summary.apply((s) => s.websocketUrls[0]),
     tunnelId: first.tunnelId,
     tunnelToken: first.token ? pulumi.secret(first.token) : undefined,
     mqttCredentials: pulumi.secret(pulumi.output(passwords)),
     hosts: Object.fromEntries(edgeHosts.map((h) => [h.hostName, h.outputs])),
-    accessTokens: withAccess.length
-      ? pulumi.secret(
-          pulumi
-            .all(
-              withAccess.map((h) =>
-                pulumi.all([h.tunnel!.accessClientId!, h.tunnel!.accessClientSecret!]),
-              ),
-            )
-            .apply((pairs) =>
-              Object.fromEntries(
-                pairs.map(([clientId, clientSecret], i) => [
-                  withAccess[i].hostName,
-                  { clientId, clientSecret },
-                ]),
-              ),
-            ),
-        )
-      : undefined,
-    clientKits: withKit.length
-      ? pulumi.secret(
-          pulumi
-            .all(withKit.map((h) => h.clientKit!))
-            .apply((kits) => Object.fromEntries(kits.map((k, i) => [withKit[i].hostName, k]))),
-        )
-      : undefined,
+    accessTokens: secretPerHost(edgeHosts, (h) =>
+      h.tunnel?.accessClientId
+        ? pulumi
+            .all([h.tunnel.accessClientId, h.tunnel.accessClientSecret!])
+            .apply(([clientId, clientSecret]) => ({ clientId, clientSecret }))
+        : undefined,
+    ),
+    clientKits: secretPerHost(edgeHosts, (h) => h.clientKit),
     edgeHosts,
   };
+}
+
+/**
+ * A secret map, host name -> `pick(host)`, over the hosts where `pick` gives a value; undefined
+ * when no host has one (the output is then left out).
+ */
+function secretPerHost<T>(
+  hosts: EdgeHost[],
+  pick: (h: EdgeHost) => pulumi.Output<T> | undefined,
+): pulumi.Output<Record<string, T>> | undefined {
+  const entries = hosts.flatMap((h) => {
+    const v = pick(h);
+    return v === undefined ? [] : [{ host: h.hostName, value: v }];
+  });
+  if (entries.length === 0) return undefined;
+  const map = pulumi
+    .all(entries.map((e) => e.value))
+    .apply((vs) => Object.fromEntries(vs.map((v, i) => [entries[i].host, v])));
+  // The values are already plain (unwrapped): only the SDK's generic typing needs the cast.
+  return pulumi.secret(map) as pulumi.Output<Record<string, T>>;
 }
 
 interface Zone {
