@@ -8,8 +8,10 @@
 # It brings what it needs, each step only when it is missing:
 # - Node.js 22 (scripts/node.sh) and the npm dependencies;
 # - the Pulumi CLI and language host, built from the Go module proxy, when no `pulumi` is on PATH;
-#   the provider plugins at the versions package.json pins, from ../shared/providers when that
-#   directory exists (otherwise `pulumi` downloads them, which needs the internet);
+# - the provider plugins at the versions package.json pins (scripts/toolchain.sh: installed
+#   already, from the folder MQTT_EDGE_PLUGINS names, or downloaded by `pulumi`). When one is
+#   still missing it stops here, before touching any Docker engine, naming each missing plugin
+#   and how to get it, with exit status 75;
 # - a Docker engine: DOCKER_HOST or /var/run/docker.sock when one answers, otherwise a private
 #   one (scripts/engine.sh start dev; stop it with `bash scripts/engine.sh stop dev`);
 # - the images the dev stack names: pulled when a registry answers, otherwise built here from
@@ -30,13 +32,18 @@ eval "$(bash scripts/node.sh)"
 [ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund --loglevel=error >&2
 
 # ---- Pulumi CLI and plugins ------------------------------------------------------------------
-parts=()
-command -v pulumi >/dev/null 2>&1 || parts+=(cli nodejs)
-[ -d ../shared/providers ] && parts+=(plugins)
-if [ ${#parts[@]} -gt 0 ]; then
-  log "toolchain: ${parts[*]}"
-  eval "$(IFS=,; bash scripts/toolchain.sh --only "${parts[*]}")"
-fi
+parts=(plugins)
+command -v pulumi >/dev/null 2>&1 || parts=(cli nodejs plugins)
+log "toolchain: ${parts[*]}"
+rc=0
+toolchain_env="$(IFS=,; bash scripts/toolchain.sh --only "${parts[*]}")" || rc=$?
+eval "$toolchain_env"
+case $rc in
+  0) ;;
+  75) log "stopped before touching any Docker engine: the provider plugins above are missing (README, \"Provider plugins\")"
+      exit 75 ;;
+  *) log "scripts/toolchain.sh failed (exit $rc, above)"; exit 1 ;;
+esac
 
 # ---- Docker engine ---------------------------------------------------------------------------
 if [ -z "${DOCKER_HOST:-}" ] && [ -S /var/run/docker.sock ]; then export DOCKER_HOST=unix:///var/run/docker.sock; fi
