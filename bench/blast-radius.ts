@@ -10,6 +10,7 @@ import {
   API_TOKEN,
   E2EStack,
   IMAGES,
+  exitWithoutPlugins,
   requireTools,
   startFakeCloudflare,
   managedTunnel,
@@ -17,6 +18,7 @@ import {
 
 type Op = "replace" | "update" | "create" | "delete";
 
+exitWithoutPlugins("bench:blast");
 const tools = requireTools();
 const base = {
   tunnel: managedTunnel(tools.cloudflaredImage, { hostname: "mqtt.example.com", replicas: 2 }),

@@ -29,6 +29,7 @@ import {
   E2EStack,
   IMAGES,
   dockerJson,
+  exitWithoutPlugins,
   requireTools,
   sleep,
   startFakeCloudflare,
@@ -85,6 +86,7 @@ function crash(name: string, pid: number): void {
 }
 
 async function main(): Promise<void> {
+  exitWithoutPlugins("bench:failover");
   const tools = requireTools();
   const { fake, baseUrl } = await startFakeCloudflare();
   const stack = new E2EStack(`benchfo${Date.now().toString(36).slice(-5)}`);

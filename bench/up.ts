@@ -24,7 +24,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { E2EStack, IMAGES, brokerReady, leftovers, requireTools } from "../tests/support/e2eStack";
+import {
+  E2EStack,
+  IMAGES,
+  brokerReady,
+  exitWithoutPlugins,
+  leftovers,
+  requireTools,
+} from "../tests/support/e2eStack";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const users = [{ name: "sensor", acl: [{ access: "readwrite", topic: "sensors/#" }] }];
@@ -128,6 +135,7 @@ function breakdown(timeline: Timeline[]): string[] {
 }
 
 async function main(): Promise<void> {
+  exitWithoutPlugins("bench:up");
   const tools = requireTools();
   execFileSync("docker-compose", ["version"], { stdio: "ignore" });
   const dir = composeProject(IMAGES.mosquitto, tools.cloudflaredImage);

@@ -6,21 +6,22 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   API_TOKEN,
-  E2EStack,
-  IMAGES,
   brokerReady,
   connectorToken,
+  deploySuite,
   dockerJson,
+  E2EStack,
+  IMAGES,
   leftovers,
+  managedTunnel,
   mqttClient,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
-  managedTunnel,
 } from "../support/e2eStack";
 
 const RUN = process.env.MQTT_EDGE_RUN ?? "/tmp/mqtt-edge";
@@ -63,7 +64,7 @@ const identity = (h: "a" | "b") =>
     }),
   );
 
-describe("a fleet of two hosts on two real engines", { timeout: 20 * 60_000 }, () => {
+deploySuite("a fleet of two hosts on two real engines", { timeout: 20 * 60_000 }, () => {
   let fake: FakeCloudflareApi;
   let stack: E2EStack;
   let config: (hosts: ("a" | "b")[]) => Record<string, unknown>;

@@ -8,29 +8,30 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { stringify as stringifyYaml } from "yaml";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   ACCOUNT,
   API_TOKEN,
-  BROKER_WS,
-  E2EStack,
-  IMAGES,
   assertNoSecrets,
+  BROKER_WS,
   brokerReady,
   connectorToken,
+  deploySuite,
   docker,
   dockerAsync,
   dockerGateway,
   dockerJson,
+  E2EStack,
+  IMAGES,
   leftovers,
+  managedTunnel,
   mqttClient,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
   until,
-  managedTunnel,
 } from "../support/e2eStack";
 
 /** GET argv[1] and print the body; exit 0 ok, 3 error (e.g. ENETUNREACH), 5 timeout. */
@@ -43,7 +44,7 @@ const STACK = "e2emanaged";
 const PREFIX = `mqtt-edge-${STACK}-local`;
 const BROKER_NET = `${PREFIX}-broker`;
 
-describe("managed mode end to end", { timeout: 30 * 60_000 }, () => {
+deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
   let tools: ReturnType<typeof requireTools>;
   let fake: FakeCloudflareApi;
   let stack: E2EStack;

@@ -7,26 +7,27 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import { readmeExample } from "../support/readmeExamples";
 import {
   API_TOKEN,
   BROKER_WS,
+  brokerReady,
+  deploySuite,
+  dockerJson,
   E2EStack,
   IMAGES,
-  brokerReady,
-  dockerJson,
   leftovers,
   managedTunnel,
   mqttClient,
+  publishRetained,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
+  type Watched,
   until,
   watchTopics,
-  publishRetained,
-  type Watched,
 } from "../support/e2eStack";
 
 const STACK = "h3metrics";
@@ -54,7 +55,7 @@ function publish(user: string, password: string, topic: string, protocol: 4 | 5)
   return publishRetained(asUser(user, password), topic, `from ${user}`, protocol);
 }
 
-describe(
+deploySuite(
   "metrics: published connector metrics and a $SYS-only monitor user",
   { timeout: 30 * 60_000 },
   () => {

@@ -3,30 +3,31 @@
  * API that answers 429/503 for a while is survived, and a rerun converges without duplicates.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import {
   ACCOUNT,
   API_TOKEN,
-  E2EStack,
   assertNoSecrets,
   brokerReady,
   connectorToken,
-  IMAGES,
+  deploySuite,
   dockerGateway,
   dockerJson,
+  E2EStack,
+  IMAGES,
   leftovers,
+  managedTunnel,
   mqttClient,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
   startQuickTunnelService,
   until,
-  managedTunnel,
 } from "../support/e2eStack";
 
 const users = [{ name: "tester", acl: [{ access: "readwrite", topic: "e2e/#" }] }];
 
-describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
+deploySuite("quick and none modes", { timeout: 20 * 60_000 }, () => {
   let tools: ReturnType<typeof requireTools>;
   const stacks: E2EStack[] = [];
   before(() => {
@@ -176,7 +177,7 @@ describe("quick and none modes", { timeout: 20 * 60_000 }, () => {
   });
 });
 
-describe("token mode", { timeout: 20 * 60_000 }, () => {
+deploySuite("token mode", { timeout: 20 * 60_000 }, () => {
   let tools: ReturnType<typeof requireTools>;
   let stack: E2EStack;
   let fakeStop: () => Promise<void> = async () => {};
@@ -249,7 +250,7 @@ describe("token mode", { timeout: 20 * 60_000 }, () => {
   });
 });
 
-describe("a flaky Cloudflare API", { timeout: 30 * 60_000 }, () => {
+deploySuite("a flaky Cloudflare API", { timeout: 30 * 60_000 }, () => {
   let tools: ReturnType<typeof requireTools>;
   let stack: E2EStack;
   let fakeStop: () => Promise<void> = async () => {};

@@ -3,7 +3,7 @@
  * policy` of this repository's program, with the real provider plugins, a real Docker engine and
  * the fake Cloudflare API. Previews only; nothing is deployed.
  *
- * How the pack runs here: CLI v3.259 asks the nodejs language host to start a `runtime: nodejs`
+ * How the pack runs here: the CLI (v3.259 to v3.277 at least) asks the nodejs language host to start a `runtime: nodejs`
  * pack (RunPlugin), and our host (sdk v3.68.0) answers "not supported". scripts/policy-shim holds
  * a pulumi-language-nodejs that forwards everything to the real host and runs the pack itself;
  * these stacks get that directory first on PATH. It is not put on PATH for the other e2e suites:
@@ -16,17 +16,18 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   API_TOKEN,
+  deploySuite,
   E2EStack,
   IMAGES,
-  ROOT,
-  requireTools,
-  startFakeCloudflare,
   managedTunnel,
+  requireTools,
+  ROOT,
+  startFakeCloudflare,
 } from "../support/e2eStack";
 import { TYPES } from "../../shared/resourceTypes";
 
@@ -207,7 +208,7 @@ function assertViolates(
   assert.doesNotMatch(run.output, /invalid stack configuration/, "the program accepted the config");
 }
 
-describe("the policy pack under the real engine", { timeout: 15 * 60_000 }, () => {
+deploySuite("the policy pack under the real engine", { timeout: 15 * 60_000 }, () => {
   let tools: ReturnType<typeof requireTools>;
   let fake: FakeCloudflareApi | undefined;
   let cloudflareBaseUrl: string;

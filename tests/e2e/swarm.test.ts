@@ -23,20 +23,21 @@ import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import { FAKE_ACCOUNT, T, managedConfig, runProgram } from "../support/programRunner";
 import {
   API_TOKEN,
-  BROKER_WS,
-  E2EStack,
-  IMAGES,
   assertNoSecrets,
+  BROKER_WS,
   brokerReady,
+  deploySuite,
   docker,
   dockerAsync,
   dockerJson,
+  E2EStack,
+  IMAGES,
+  managedTunnel,
   mqttClient,
   pubsubArgs,
   requireTools,
   startFakeCloudflare,
   until,
-  managedTunnel,
 } from "../support/e2eStack";
 
 const PORTS = { http: 18080, https: 18443 };
@@ -130,7 +131,7 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
   const STACK = proxy === "dockerflow" ? "e2eswdf" : "e2eswtr";
   const PREFIX = `mqtt-edge-${STACK}-local`;
 
-  describe(`swarm mode with the ${proxy} proxy, by pulumi up`, { timeout: 20 * 60_000 }, () => {
+  deploySuite(`swarm mode with the ${proxy} proxy, by pulumi up`, { timeout: 20 * 60_000 }, () => {
     let fake: FakeCloudflareApi;
     let stack: E2EStack;
     let passwords: Record<string, string>;

@@ -17,28 +17,29 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { stringify as stringifyYaml } from "yaml";
 import type { ClientKit } from "../../components/render";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import { readmeExample } from "../support/readmeExamples";
 import {
   API_TOKEN,
-  BROKER_WS,
-  E2EStack,
-  IMAGES,
   assertNoSecrets,
+  BROKER_WS,
   brokerReady,
+  deploySuite,
   docker,
   dockerJson,
+  E2EStack,
+  IMAGES,
   leftovers,
   managedTunnel,
+  publishRetained,
   requireTools,
   startFakeCloudflare,
+  type ClientAt,
   until,
   watchTopics,
-  publishRetained,
-  type ClientAt,
 } from "../support/e2eStack";
 
 const STACK = "h4tcp";
@@ -99,7 +100,7 @@ function removeContainers(...names: string[]) {
   spawnSync("docker", ["rm", "-f", ...names], { stdio: "ignore" });
 }
 
-describe(
+deploySuite(
   "native MQTT over TCP: tcpHostname, its Access app, the client kit and a site bridge",
   {
     timeout: 30 * 60_000,
@@ -159,9 +160,9 @@ describe(
       passwords = outputs.mqttCredentials.value;
       assert.deepEqual(Object.keys(passwords).sort(), ["audit", "dashboard", "site-bridge"]);
       // hosts stays readable (only each host's tunnelToken inside is secret) and names the route.
-    assert.equal(outputs.hosts.secret, false);
-    assert.equal(outputs.hosts.value.local.tcpHostname, TCP_HOST);
-    kit = outputs.clientKits.value.local;
+      assert.equal(outputs.hosts.secret, false);
+      assert.equal(outputs.hosts.value.local.tcpHostname, TCP_HOST);
+      kit = outputs.clientKits.value.local;
       assert.equal(kit.hostname, TCP_HOST);
       assert.equal(kit.localAddress, "127.0.0.1:11883");
       assert.ok(kit.bridge, "the kit has a bridge block");

@@ -8,10 +8,11 @@
  * - destroy leaves the zone's websockets on (retainOnDelete) and nothing else behind.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import type { FakeCloudflareApi, RecordedRequest } from "../support/cloudflareApi";
 import {
   API_TOKEN,
+  deploySuite,
   E2EStack,
   IMAGES,
   leftovers,
@@ -29,7 +30,7 @@ const writes = (reqs: RecordedRequest[]) =>
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.message}` : String(e));
 
-describe("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
+deploySuite("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
   let fake: FakeCloudflareApi;
   let stack: E2EStack;
   let zoneId: string;

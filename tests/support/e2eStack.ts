@@ -5,6 +5,10 @@
  * Needs on PATH: `pulumi`, `pulumi-language-nodejs`, the docker/random/cloudflare provider
  * plugins (scripts/toolchain.sh), `docker` with DOCKER_HOST pointing at an engine
  * (scripts/engine.sh), the local images (scripts/images.sh) and `cloudflared`.
+ *
+ * A suite that deploys is declared with `deploySuite`: without the provider plugins it does not
+ * start, and counts as one skipped test whose reason names the missing plugins. Any other missing
+ * tool fails the suite (requireTools), naming the fix.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -12,6 +16,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { describe, test } from "node:test";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { FakeCloudflareApi } from "./cloudflareApi";
@@ -41,7 +46,7 @@ export function pinnedPlugins(): Record<string, string> {
 
 /**
  * The pinned provider plugins that the Pulumi CLI does not have installed at exactly their
- * version, as "name version". scripts/toolchain.sh installs them from ../shared/providers.
+ * version, as "name version". scripts/toolchain.sh installs them (README, "Provider plugins").
  */
 export function missingProviderPlugins(): string[] {
   const r = spawnSync("pulumi", ["plugin", "ls", "--json"], {
@@ -56,6 +61,43 @@ export function missingProviderPlugins(): string[] {
         !installed.some((p) => p.kind === "resource" && p.name === name && p.version === version),
     )
     .map(([name, version]) => `${name} ${version}`);
+}
+
+let pluginGap: string[] | undefined;
+
+/**
+ * Why a deploy cannot run here, or undefined: the pinned provider plugins the installed CLI
+ * lacks. Looked up once per process. Without a `pulumi` CLI there is no reason to skip:
+ * requireTools then fails and names the CLI.
+ */
+export function missingPluginsReason(): string | undefined {
+  if (!which("pulumi")) return undefined;
+  pluginGap ??= missingProviderPlugins();
+  return pluginGap.length
+    ? `provider plugins missing: ${pluginGap.join(", ")} (README, "Provider plugins")`
+    : undefined;
+}
+
+/**
+ * A suite that runs `pulumi up`: `describe` when the provider plugins are installed; otherwise
+ * one skipped test of the same name whose reason names the missing plugins, so the run counts
+ * it as skipped, never as passed, and nothing of the suite starts.
+ */
+export function deploySuite(name: string, options: { timeout: number }, body: () => void): void {
+  const reason = missingPluginsReason();
+  if (reason) test(name, { skip: reason }, () => undefined);
+  else describe(name, options, body);
+}
+
+/**
+ * For the benchmarks that deploy: without the provider plugins, says so and exits with 75
+ * (the exit status scripts/toolchain.sh and scripts/dev-up.sh use for the same gap).
+ */
+export function exitWithoutPlugins(bench: string): void {
+  const reason = missingPluginsReason();
+  if (!reason) return;
+  console.error(`${bench}: skipped, ${reason}`);
+  process.exit(75);
 }
 
 /** A plugin on PATH is used whatever version the SDK asks for: none may be there. */
