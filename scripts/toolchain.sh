@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The Pulumi toolchain: the CLI, the Node.js language host and cloudflared built from the Go
-# module proxy (get.pulumi.com and GitHub are not reachable from our machines), and the
-# provider plugins installed from ../shared/providers.
+# The Pulumi toolchain: the CLI, the Node.js language host, cloudflared and Traefik built from the
+# Go module proxy (get.pulumi.com and GitHub are not reachable from our machines), and the
+# provider plugins at the versions package.json pins.
 #
 #   eval "$(bash scripts/toolchain.sh)"                      # all parts
 #   eval "$(bash scripts/toolchain.sh --only cli,nodejs)"    # a subset
@@ -13,26 +13,35 @@
 # line goes to stderr.
 #
 # plugins: the docker, random and cloudflare resource plugins, at exactly the versions package.json
-# pins for their SDKs (@pulumi/docker, @pulumi/random, @pulumi/cloudflare), from
-# ${MQTT_EDGE_PROVIDERS:-<repo>/../shared/providers}/pulumi-resource-NAME-VERSION.xz: checked
-# against the sha256 below, decompressed into the cache and installed with
-# `pulumi plugin install resource NAME VERSION --file ...` into $PULUMI_HOME (default ~/.pulumi).
-# The engine then loads the version each SDK asks for, as it would after downloading it from
-# Pulumi; nothing named pulumi-resource-* is put on PATH (a plugin on PATH is used whatever
-# version is asked for).
+# pins for their SDKs (@pulumi/docker, @pulumi/random, @pulumi/cloudflare). For each, in order:
+#   1. installed at exactly that version (`pulumi plugin ls`): nothing to do;
+#   2. MQTT_EDGE_PLUGINS names a folder: installed from the file there (air-gapped machines), the
+#      release archive pulumi-resource-NAME-vVERSION-<os>-<arch>.tar.gz or a bare binary
+#      pulumi-resource-NAME-vVERSION, with `pulumi plugin install resource NAME VERSION --file`;
+#      a checksum file beside them (SHA256SUMS, *.sha256 or the release's *checksums.txt) that
+#      lists the file must agree, or the file is refused;
+#   3. `pulumi plugin install resource NAME VERSION`, the download a user with internet gets,
+#      bounded by MQTT_EDGE_PLUGIN_DOWNLOAD_TIMEOUT seconds (default 20), so an offline machine
+#      learns quickly that it failed;
+#   4. still missing: one line naming the plugin, its version and both ways to get it.
+# They go into $PULUMI_HOME (default ~/.pulumi), where the engine looks for the version each SDK
+# asks for; nothing named pulumi-resource-* is put on PATH (a plugin on PATH is used whatever
+# version is asked for). Exit status 75 when plugins are all that is missing, so callers can
+# report the deploy suites as skipped rather than failed.
 #
 # Only Go modules are downloaded (go mod download / go build). The small wrapper modules
 # (go.mod, tools.go, main.go) are generated here, in the cache's work directory.
 #
-# What the Go module proxy serves (checked 2026-11): it answers 403 "This module version is not
-# available" for github.com/pulumi/pulumi/pkg/v3 >= v3.260.0 (v3.259.0 is the newest whose zip is
-# served), for every version of github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3,
-# and for some cloudflared pseudo-versions (module list queries are refused too). Hence the pins:
-#   - CLI v3.259.0 (npm @pulumi/pulumi is 3.270.x; the SDK talks to the CLI over gRPC, and a
-#     TypeScript program with @pulumi/pulumi 3.270.0 was deployed with this CLI);
+# What the Go module proxy serves for the CLI (checked 2026-12-06): github.com/pulumi/pulumi/pkg/v3
+# and sdk/v3 up to v3.277.0 (v3.278.0 and later answer 403 "This module version is not
+# available", as does v3.270.0; `go list -m -versions` lists only some of those it serves), and
+# no version of github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3; some
+# cloudflared pseudo-versions are refused too (module list queries as well). Hence the pins:
+#   - CLI v3.277.0, the newest served; npm @pulumi/pulumi is pinned to 3.276.0, the newest npm
+#     release not newer than the CLI (npm has no 3.277.0 on 2026-12-06);
 #   - the Node.js language host from sdk/v3 v3.68.0, the last release that kept it inside the
-#     sdk/v3 module (later releases moved it into the refused module above); the v3.259 engine
-#     still fills the deprecated RunRequest fields and falls back to GetRequiredPlugins for it.
+#     sdk/v3 module (later releases moved it into the refused module above); the engine still
+#     fills the deprecated RunRequest fields and falls back to GetRequiredPlugins for it.
 # shellcheck disable=SC2317  # the build_* functions are called through run_part
 set -euo pipefail
 
@@ -42,7 +51,7 @@ die() { log "error: $*"; exit 1; }
 ALL_PARTS="cli,nodejs,cloudflared,traefik,plugins"
 
 # ---- versions -----------------------------------------------------------------------------
-PULUMI_VERSION="${MQTT_EDGE_PULUMI_VERSION:-3.259.0}"        # github.com/pulumi/pulumi/pkg/v3
+PULUMI_VERSION="${MQTT_EDGE_PULUMI_VERSION:-3.277.0}"        # github.com/pulumi/pulumi/pkg/v3
 NODEJS_HOST_SDK_VERSION="${MQTT_EDGE_NODEJS_HOST_SDK_VERSION:-3.68.0}"  # sdk/v3 carrying the host
 # cloudflared: release tags (2026.x.y) are not semver, so the proxy only has pseudo-versions.
 # This one is `git describe` 2026.7.1-2-g2601f87b, the newest the proxy serves that we found.
@@ -55,15 +64,10 @@ CLOUDFLARED_VERSION="${MQTT_EDGE_CLOUDFLARED_VERSION:-2026.7.1-2-g2601f87b}"
 # containous/go-http-auth fork (v3.7.11 and later) and SDKs of lego v5.3/v5.4 DNS providers
 # (alidns, esa, edgedns, oraclecloud, ...). v3.7.0, v3.7.7 and v3.7.8 are refused outright.
 TRAEFIK_VERSION="${MQTT_EDGE_TRAEFIK_VERSION:-v3.7.9}"
-# Provider plugins: sha256 of each decompressed binary, as ../shared/providers/README.md gives it.
-# The version comes from package.json; a version without a checksum here is refused.
-declare -A PLUGIN_SHA256=(
-  [docker-5.0.0]=1923caa3be60911add051bf84d306c78db7e7736f1f01bd1236e08b4f9008525
-  [random-4.21.1]=ba1a50fae66ad06bcf6275a979f54df7443dc1c4d2f6ce1adf429ea3d4a80d7a
-  [cloudflare-6.17.0]=abde5308dbbb0c0ca8b7316ec93d11696690200ac868cb828da1be6cbb5cec1d
-)
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROVIDERS_DIR="${MQTT_EDGE_PROVIDERS:-$REPO/../shared/providers}"
+PLUGINS="docker random cloudflare"
+PLUGIN_DOWNLOAD_TIMEOUT="${MQTT_EDGE_PLUGIN_DOWNLOAD_TIMEOUT:-20}"
+EX_PLUGINS_MISSING=75
 
 # ---- arguments ----------------------------------------------------------------------------
 parts="$ALL_PARTS"
@@ -71,7 +75,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --only) [ $# -ge 2 ] || die "--only needs a list, e.g. --only cli,nodejs"; parts="$2"; shift 2 ;;
     --only=*) parts="${1#--only=}"; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die "unknown argument: $1 (use --only $ALL_PARTS)" ;;
   esac
 done
@@ -311,38 +315,101 @@ $ext"
   finish "$name" "$version" "$w/$name"
 }
 
+# ---- plugins ------------------------------------------------------------------------------
+# pinned_version NAME: the exact version package.json pins @pulumi/NAME to.
+pinned_version() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"].get("@pulumi/"+sys.argv[2],""))' \
+    "$REPO/package.json" "$1"
+}
+
+# plugin_installed CLI NAME VERSION: `pulumi plugin ls` lists resource plugin NAME at VERSION.
+plugin_installed() {
+  PULUMI_SKIP_UPDATE_CHECK=true "$1" plugin ls --json 2>/dev/null | python3 -c '
+import json, sys
+have = json.load(sys.stdin) or []
+sys.exit(0 if any(p.get("kind") == "resource" and p.get("name") == sys.argv[1]
+                  and p.get("version") == sys.argv[2] for p in have) else 1)' "$2" "$3"
+}
+
+# platform: this machine as plugin release archives name it (linux-amd64, darwin-arm64, ...).
+platform() {
+  local arch
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
+  printf '%s-%s\n' "$(uname -s | tr '[:upper:]' '[:lower:]')" "$arch"
+}
+
+# plugin_file DIR NAME VERSION: the file in DIR to install NAME VERSION from, or nothing: the
+# release archive for this machine first, then a bare binary (with or without the v).
+plugin_file() {
+  local dir="$1" name="$2" version="$3" f
+  for f in "pulumi-resource-$name-v$version-$(platform).tar.gz" "pulumi-resource-$name-v$version" \
+    "pulumi-resource-$name-$version"; do
+    if [ -f "$dir/$f" ]; then printf '%s\n' "$dir/$f"; return 0; fi
+  done
+}
+
+# checksum_ok FILE: true unless a checksum file beside FILE lists it with another sha256.
+# Lists nothing: true, with a note in the log.
+checksum_ok() {
+  local file="$1" dir base sums want have
+  dir="$(dirname "$file")"; base="$(basename "$file")"
+  want=""
+  for sums in "$dir"/SHA256SUMS "$dir"/*.sha256 "$dir"/*checksums.txt; do
+    [ -f "$sums" ] || continue
+    want="$(awk -v f="$base" '{n = $2; sub(/^\*/, "", n)} n == f {print $1; exit}' "$sums")"
+    [ -z "$want" ] || break
+  done
+  if [ -z "$want" ]; then
+    log "plugins: no checksum file in $dir lists $base; installing it unchecked"
+    return 0
+  fi
+  have="$(sha256sum "$file" | cut -d' ' -f1)"
+  [ "$have" = "$want" ] && return 0
+  log "plugins: $file has sha256 $have, but $sums says $want: not installed"
+  return 1
+}
+
 # install_plugins: the resource plugins for the SDK versions package.json pins (see the header).
+# Returns EX_PLUGINS_MISSING when any is still missing, after one line per missing plugin.
 install_plugins() {
-  local cli="$BIN/pulumi" p version file sum dest bin have
+  local cli="$BIN/pulumi" p version file missing=() out
   [ -x "$cli" ] || cli="$(command -v pulumi || true)"
-  [ -n "$cli" ] || { log "plugins: no pulumi CLI in $BIN or on PATH (build the cli part first)"; return 1; }
-  [ -d "$PROVIDERS_DIR" ] || { log "plugins: no provider directory at $PROVIDERS_DIR (set MQTT_EDGE_PROVIDERS)"; return 1; }
-  for p in docker random cloudflare; do
-    version="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"].get("@pulumi/"+sys.argv[2],""))' "$REPO/package.json" "$p")"
+  for p in $PLUGINS; do
+    version="$(pinned_version "$p")"
     [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "plugins: package.json must pin @pulumi/$p to an exact version (has '$version')"; return 1; }
-    sum="${PLUGIN_SHA256[$p-$version]:-}"
-    [ -n "$sum" ] || { log "plugins: no checksum for $p $version in scripts/toolchain.sh (known: ${!PLUGIN_SHA256[*]})"; return 1; }
-    dest="$TC/pulumi-resource-$p-$version"
-    bin="$dest/pulumi-resource-$p"
-    if ! { [ -f "$dest/.complete" ] && [ -x "$bin" ]; }; then
-      file="$PROVIDERS_DIR/pulumi-resource-$p-$version.xz"
-      [ -f "$file" ] || { log "plugins: $file is missing"; return 1; }
-      rm -rf "$dest"; mkdir -p "$dest"
-      xz -dc "$file" >"$bin.tmp"
-      have="$(sha256sum "$bin.tmp" | cut -d' ' -f1)"
-      [ "$have" = "$sum" ] || { rm -f "$bin.tmp"; log "plugins: $file decompresses to sha256 $have, expected $sum"; return 1; }
-      chmod 0755 "$bin.tmp"; mv "$bin.tmp" "$bin"
-      printf '%s %s %s\n' "$p" "$version" "$sum" >"$dest/.complete"
-    fi
-    # Installed already at this version from this binary: nothing to do.
-    if PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin ls 2>/dev/null | grep -Eq "^$p +resource +$version( |$)" &&
-       cmp -s "$bin" "${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$p-v$version/pulumi-resource-$p"; then
-      log "plugin $p $version installed"
+    if [ -z "$cli" ]; then missing+=("$p $version"); continue; fi
+    if plugin_installed "$cli" "$p" "$version"; then
+      log "plugin $p $version: installed"
       continue
     fi
-    PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin install resource "$p" "$version" --file "$bin" --reinstall >&2
-    log "plugin $p $version installed from $file"
+    if [ -n "${MQTT_EDGE_PLUGINS:-}" ]; then
+      file="$(plugin_file "$MQTT_EDGE_PLUGINS" "$p" "$version")"
+      if [ -z "$file" ]; then
+        log "plugins: MQTT_EDGE_PLUGINS=$MQTT_EDGE_PLUGINS has no pulumi-resource-$p-v$version-$(platform).tar.gz nor pulumi-resource-$p-v${version}"
+      elif checksum_ok "$file"; then
+        if PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin install resource "$p" "$version" --file "$file" --reinstall >&2; then
+          log "plugin $p $version: installed from $file"
+          continue
+        fi
+        log "plugins: installing $p $version from $file failed (above)"
+      fi
+    fi
+    log "plugin $p $version: downloading (at most ${PLUGIN_DOWNLOAD_TIMEOUT} s)"
+    if out="$(PULUMI_SKIP_UPDATE_CHECK=true timeout "$PLUGIN_DOWNLOAD_TIMEOUT" \
+        "$cli" plugin install resource "$p" "$version" 2>&1)" && plugin_installed "$cli" "$p" "$version"; then
+      log "plugin $p $version: downloaded and installed"
+      continue
+    fi
+    log "plugin $p $version: the download failed: $(tail -n 1 <<<"${out:-timed out after ${PLUGIN_DOWNLOAD_TIMEOUT} s}")"
+    missing+=("$p $version")
   done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ -n "$cli" ] || log "plugins: no pulumi CLI in $BIN or on PATH (build the cli part first)"
+  for p in "${missing[@]}"; do
+    read -r p version <<<"$p"
+    log "MISSING provider plugin $p $version: with internet, \`pulumi plugin install resource $p $version\`; air-gapped, put pulumi-resource-$p-v$version-$(platform).tar.gz (or the binary pulumi-resource-$p-v$version) in a folder and set MQTT_EDGE_PLUGINS=<folder>, or run \`pulumi plugin install resource $p $version --file <file>\`"
+  done
+  return "$EX_PLUGINS_MISSING"
 }
 
 # ---- main ---------------------------------------------------------------------------------
@@ -351,11 +418,14 @@ want cli         && run_part cli         pulumi                 "v$PULUMI_VERSIO
 want nodejs      && run_part nodejs      pulumi-language-nodejs "v$NODEJS_HOST_SDK_VERSION" build_nodejs
 want cloudflared && run_part cloudflared cloudflared            "$CLOUDFLARED_VERSION"      build_cloudflared
 want traefik     && run_part traefik     traefik                "$TRAEFIK_VERSION"          build_traefik
+plugins_missing=0
 if want plugins; then
   # Plugins from earlier versions of this script sat on PATH; a plugin on PATH wins over the
   # installed one whatever version is asked for, so none may stay there.
   rm -f "$BIN"/pulumi-resource-*
-  install_plugins || failed+=(plugins)
+  set +e; install_plugins; rc=$?; set -e
+  if [ "$rc" -eq "$EX_PLUGINS_MISSING" ]; then plugins_missing=1
+  elif [ "$rc" -ne 0 ]; then failed+=(plugins); fi
 fi
 log "done in $(( $(date +%s) - t_all )) s; binaries in $BIN"
 
@@ -368,6 +438,7 @@ if [ ${#failed[@]} -gt 0 ]; then
   log "failed: ${failed[*]}"
   status=1
 fi
+[ "$status" -ne 0 ] || [ "$plugins_missing" -eq 0 ] || status=$EX_PLUGINS_MISSING
 # shellcheck disable=SC2016  # $PATH is for the caller's eval to expand
 printf 'export PATH="%s:$PATH"\n' "$BIN"
 exit "$status"
