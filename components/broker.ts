@@ -27,6 +27,48 @@ export const MOSQUITTO_UID = 1883;
 export const BROKER_ALIAS = "mosquitto";
 /** Memory of the one-shot container that hands the broker's files to mosquitto. */
 const WRITER_MEMORY_MB = 32;
+/** Marker the writer hands over last: its content names the file set now in the volume. */
+const GENERATION_FILE = "/mosquitto/config/generation";
+
+/**
+ * How a change of users, passwords or ACLs reaches a running broker without restarting it
+ * (container mode). Mosquitto re-reads its files on SIGHUP and then checks every connected
+ * client against them: a removed user, or one whose password changed, is disconnected at once,
+ * and an ACL change applies to the connections that stay (tests/broker/reload.test.ts).
+ *
+ * The pinned provider (@pulumi/docker 5.0.0) has no exec and no kill, and changing anything of
+ * a container's spec replaces it. A one-shot signaller sharing the broker's PID namespace would
+ * need the broker to exist before it, and CAP_KILL; the writer is that one-shot container, and the
+ * broker needs the writer's files before it starts. So the signal comes from inside:
+ * the broker's PID 1 is this busybox `sh` loop, which starts mosquitto, forwards SIGTERM/SIGINT
+ * to it (and exits with its status), and once a second reads the generation marker; when the marker changes, it sends
+ * mosquitto SIGHUP. The writer (below) is replaced with every new file set and uploads the marker
+ * with the files, mode 0600 like them, and chowns it last: until then uid 1883 cannot read it, so
+ * a half-handed-over set is never reloaded. What it costs: a shell and one `cat` a second beside
+ * mosquitto, up to a second between `pulumi up` ending and the reload, and a reload that
+ * `pulumi up` does not wait for (the broker logs "mqtt-edge: reloading ..." when it happens).
+ * Anything mosquitto reads only at start (mosquitto.conf: listeners, limits, persistence) is in
+ * the broker's config-hash label, so a change to it still replaces the broker.
+ */
+export function reloaderScript(marker: string = GENERATION_FILE): string {
+  return [
+    `m=${marker}`,
+    'seen=$(cat "$m" 2>/dev/null)',
+    '"$@" & pid=$!',
+    `trap 'kill -TERM "$pid"; wait "$pid"; exit $?' TERM INT`,
+    'while kill -0 "$pid" 2>/dev/null; do',
+    "  sleep 1 & wait $!",
+    '  now=$(cat "$m" 2>/dev/null) || continue',
+    '  if [ "$now" != "$seen" ]; then',
+    "    seen=$now",
+    '    echo "mqtt-edge: reloading passwords and ACL (file set $now)" >&2',
+    '    kill -HUP "$pid"',
+    "  fi",
+    "done",
+    'wait "$pid"',
+  ].join("\n");
+}
+const RELOADER_SCRIPT = reloaderScript();
 
 /**
  * A hash of the password file (alone or with the other rendered files), unsecreted: the one value
@@ -208,6 +250,13 @@ export class MqttBroker extends pulumi.ComponentResource {
         permissions: "0600",
       });
     }
+    // Last, and chowned last: the broker's reloader acts on it (RELOADER_SCRIPT).
+    const generation = passwordFileHash(
+      pulumi
+        .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
+        .apply((files) => contentHash(files.join("\0"))),
+    );
+    uploads.push({ file: GENERATION_FILE, content: generation, permissions: "0600" });
 
     const owner = `${MOSQUITTO_UID}:${MOSQUITTO_UID}`;
     const writer = new docker.Container(
@@ -244,13 +293,10 @@ export class MqttBroker extends pulumi.ComponentResource {
       }
       return code;
     });
-    // Mosquitto reads its files at start: a new file set must start a new broker. The label is a
-    // hash of the files, so a change replaces it.
-    const filesHash = passwordFileHash(
-      pulumi
-        .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
-        .apply((files) => contentHash(files.join("\0"))),
-    );
+    // What mosquitto reads only at start (mosquitto.conf) and how it runs (the reloader) make
+    // the config-hash label: a change to either replaces the broker. Users, passwords and ACLs
+    // are not in it: a new set replaces only the writer, and the running broker reloads it.
+    const startHash = contentHash(`${this.mosquittoConf}\0${RELOADER_SCRIPT}`);
 
     const ports: docker.types.input.ContainerPort[] = [];
     if (args.tcpPublish) {
@@ -305,6 +351,8 @@ export class MqttBroker extends pulumi.ComponentResource {
       {
         name: `${args.physicalName}-mosquitto`,
         image: args.image,
+        entrypoints: ["/bin/sh", "-c", RELOADER_SCRIPT, "mqtt-edge-reloader"],
+        command: ["/usr/sbin/mosquitto", "-c", MOSQUITTO_PATHS.config],
         user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
         readOnly: true,
         capabilities: { drops: ["ALL"] },
@@ -325,19 +373,15 @@ export class MqttBroker extends pulumi.ComponentResource {
         // Stop with SIGTERM and time to write the persistence file; the provider's default of 0
         // kills mosquitto and loses what changed since the last autosave.
         destroyGraceSeconds: 10,
-        labels: pulumi
-          .all([filesHash, writerDone])
-          .apply(([hash]) => [...labels, { label: "dev.mqtt-edge.config-hash", value: hash }]),
+        labels: [...labels, { label: "dev.mqtt-edge.config-hash", value: startHash }],
       },
       {
         parent: this,
         // Fixed name and, with persistence, one data directory: the old broker must be gone first.
         deleteBeforeReplace: true,
-        dependsOn: [writer],
-        // New files mean a new writer (uploads are replace-only), and mosquitto reads its files
-        // at start only. This tells preview too: the hash label below is unknown there whenever
-        // a password is new, and an unknown label list does not show as a change.
-        replaceWith: [writer],
+        // After the writer, and only once its chown succeeded. A dependency on the resource, not
+        // on one of its outputs: a replaced writer (a new file set) does not replace the broker.
+        dependsOn: writerDone.apply(() => [writer]),
       },
     );
     return container.name;

@@ -26,6 +26,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrokerConfig } from "../../config";
+import { reloaderScript } from "../../components/broker";
 import { renderAclFile, renderMosquittoConf, renderPasswordFile } from "../../components/render";
 import { parseStack } from "./stackConfig";
 
@@ -200,6 +201,12 @@ export interface StartOptions {
   edit?: (files: RenderedFiles, ports: { tcp: number; ws: number }) => RenderedFiles;
   /** How long to wait for both listeners. */
   readyTimeoutMs?: number;
+  /**
+   * Run mosquitto under the broker container's reloader (busybox sh, reloaderScript) with a
+   * generation marker in the broker's directory, as MqttBroker does; `handOver` then changes
+   * the files the way the config writer does.
+   */
+  reloader?: boolean;
 }
 
 /** A running broker on free loopback ports, in its own temporary directory. */
@@ -212,6 +219,7 @@ export class Broker {
   private child?: ChildProcess;
   private output = "";
   private exitCode: number | null = null;
+  private generation = 0;
 
   private constructor(
     readonly tcpPort: number,
@@ -219,6 +227,7 @@ export class Broker {
     config: BrokerConfig,
     passwords: Record<string, string>,
     edit?: StartOptions["edit"],
+    readonly reloader = false,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "mqtt-edge-broker-"));
     this.paths = pathsIn(this.dir);
@@ -251,7 +260,8 @@ export class Broker {
     const tcp = await freePort();
     let ws = await freePort();
     while (ws === tcp) ws = await freePort();
-    const broker = new Broker(tcp, ws, config, passwords, opts.edit);
+    const broker = new Broker(tcp, ws, config, passwords, opts.edit, opts.reloader);
+    if (opts.reloader) broker.writeMarker();
     try {
       await broker.launch(opts.readyTimeoutMs);
     } catch (e) {
@@ -259,6 +269,41 @@ export class Broker {
       throw e;
     }
     return broker;
+  }
+
+  get markerPath(): string {
+    return join(this.dir, "generation");
+  }
+
+  /** The generation marker, written whole and then renamed into place; owned like the files. */
+  writeMarker(): void {
+    const tmp = `${this.markerPath}.tmp`;
+    writeFileSync(tmp, `set-${++this.generation}`);
+    own(tmp, 0o600);
+    execFileSync("mv", [tmp, this.markerPath]);
+  }
+
+  /**
+   * What the config writer does with a new user set: the ACL and password files replaced in
+   * place, then (unless `marker: false`) the generation marker last.
+   */
+  handOver(
+    config: BrokerConfig,
+    passwords: Record<string, string>,
+    opts: { marker?: boolean } = {},
+  ): void {
+    const files = renderBrokerFiles(config, passwords, {
+      paths: this.paths,
+      tcpPort: this.tcpPort,
+      websocketPort: this.wsPort,
+    });
+    writeFileSync(this.paths.acl, files.acl);
+    own(this.paths.acl, 0o600);
+    if (files.passwd !== undefined) {
+      writeFileSync(this.paths.passwords, files.passwd);
+      own(this.paths.passwords, 0o600);
+    }
+    if (opts.marker !== false) this.writeMarker();
   }
 
   /** First line of `mosquitto -h`, e.g. "mosquitto version 2.0.11". */
@@ -308,9 +353,14 @@ export class Broker {
   async launch(timeoutMs = 20_000): Promise<void> {
     if (this.child) throw new Error("already running");
     this.exitCode = null;
-    const child = spawn(MOSQUITTO, ["-c", this.paths.config], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const command = [MOSQUITTO, "-c", this.paths.config];
+    const child = this.reloader
+      ? spawn(
+          "busybox",
+          ["sh", "-c", reloaderScript(this.markerPath), "mqtt-edge-reloader", ...command],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        )
+      : spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     running.add(child);
     child.stdout.on("data", (d: Buffer) => (this.output += d.toString()));

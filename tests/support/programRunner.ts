@@ -21,6 +21,8 @@ export interface Registration {
   parent: string;
   provider: string;
   dependencies: string[];
+  /** Per input, the resources its value came from: what the engine replaces dependents by. */
+  propertyDependencies: Record<string, string[]>;
   /** Inputs with secrets still wrapped in the wire format's secret marker. */
   rawInputs: Record<string, unknown>;
   /** Inputs with secret markers removed. */
@@ -197,6 +199,12 @@ export async function runProgram(
         parent: req.getParent(),
         provider: req.getProvider(),
         dependencies: req.getDependenciesList(),
+        propertyDependencies: Object.fromEntries(
+          (req.getPropertydependenciesMap?.()?.entries?.()
+            ? [...req.getPropertydependenciesMap().entries()]
+            : []
+          ).map(([k, v]: [string, any]) => [k, v.getUrnsList() as string[]]),
+        ),
         rawInputs: raw,
         inputs: unwrap(raw),
         secretInputs,

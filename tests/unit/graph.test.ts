@@ -343,6 +343,7 @@ describe("hardening", () => {
       "/mosquitto/config/mosquitto.conf",
       "/mosquitto/config/acl",
       "/mosquitto/config/passwd",
+      "/mosquitto/config/generation",
     ]);
     assert.deepEqual(writer.inputs.capabilities, { drops: ["ALL"], adds: ["CAP_CHOWN"] });
     assert.deepEqual(writer.inputs.securityOpts, ["no-new-privileges:true"]);
@@ -356,7 +357,22 @@ describe("hardening", () => {
     ]);
     const broker = rec.byName("local-broker-mosquitto");
     assert.ok(broker.dependencies.includes(writer.urn), "the broker starts after the files are in");
-    assert.deepEqual(broker.replaceWith, [writer.urn], "new files, new broker (preview shows it)");
+    assert.deepEqual(broker.replaceWith, [], "a new file set replaces the writer, not the broker");
+    // No input of the broker comes from the writer or a password: only such a property
+    // dependency would make the engine replace the broker along with a replaced writer.
+    assert.ok(broker.propertyDependencies.networksAdvanced?.length, "they are recorded");
+    for (const [key, deps] of Object.entries(broker.propertyDependencies)) {
+      assert.ok(
+        !deps.some((d) => d === writer.urn || d.includes("RandomPassword")),
+        `broker input ${key} depends on ${deps}`,
+      );
+    }
+    assert.deepEqual(broker.inputs.entrypoints.slice(0, 2), ["/bin/sh", "-c"], "the reloader");
+    assert.deepEqual(broker.inputs.command, [
+      "/usr/sbin/mosquitto",
+      "-c",
+      "/mosquitto/config/mosquitto.conf",
+    ]);
     assert.equal(broker.inputs.uploads, undefined, "nothing is uploaded into the read-only broker");
     assert.deepEqual(broker.inputs.mounts[0], {
       target: "/mosquitto/config",
@@ -367,7 +383,7 @@ describe("hardening", () => {
     assert.equal(broker.inputs.destroyGraceSeconds, 10, "time to save retained messages");
   });
 
-  test("a change to the rendered files changes the broker's config-hash label", async () => {
+  test("mosquitto.conf changes the broker's config-hash label; users and ACLs do not", async () => {
     const hash = async (config: Record<string, unknown>) => {
       const { rec } = await runProgram(config);
       const labels = rec.byName("local-broker-mosquitto").inputs.labels as {
@@ -380,9 +396,15 @@ describe("hardening", () => {
     const a = await hash(base);
     assert.match(a ?? "", /^[0-9a-f]{12}$/);
     assert.equal(await hash(managedConfig()), a, "stable for the same files");
-    const changed = managedConfig();
-    (changed.broker as { users: { acl: unknown[] }[] }).users[0].acl = [];
-    assert.notEqual(await hash(changed), a);
+    const acl = managedConfig();
+    (acl.broker as { users: { acl: unknown[] }[] }).users[0].acl = [];
+    assert.equal(await hash(acl), a, "an ACL change is reloaded in place");
+    const user = managedConfig();
+    (user.broker as { users: { name: string }[] }).users.push({ name: "added" });
+    assert.equal(await hash(user), a, "a new user is reloaded in place");
+    const conf = managedConfig();
+    (conf.broker as Record<string, unknown>).maxKeepalive = 30;
+    assert.notEqual(await hash(conf), a, "mosquitto.conf is read at start only");
   });
 
   test("rendered files are uploaded never world-readable, the password file as a secret", async () => {
@@ -396,6 +418,7 @@ describe("hardening", () => {
     }[];
     assert.deepEqual(uploads.map((u) => u.file).sort(), [
       "/mosquitto/config/acl",
+      "/mosquitto/config/generation",
       "/mosquitto/config/mosquitto.conf",
       "/mosquitto/config/passwd",
     ]);
@@ -403,7 +426,10 @@ describe("hardening", () => {
       "/mosquitto/config/mosquitto.conf": "0640",
       "/mosquitto/config/acl": "0600",
       "/mosquitto/config/passwd": "0600",
+      "/mosquitto/config/generation": "0600",
     });
+    assert.equal(uploads.at(-1)!.file, "/mosquitto/config/generation", "the marker comes last");
+    assert.match(uploads.at(-1)!.content, /^[0-9a-f]{12}$/);
     for (const u of uploads) assert.equal(u.owner, undefined, "not in @pulumi/docker 5.0.0");
     assert.ok(broker.secretInputs.has("uploads"));
     assert.ok(broker.additionalSecretOutputs.includes("uploads"));
