@@ -75,13 +75,20 @@ export function deployStack(cfg: StackConfig): StackOutputs {
 
   // One password per MQTT user (the monitor user too) for the whole stack: clients use the same
   // credentials on any host.
+  // A user's passwordVersion is the keeper of that password alone: changing it replaces this one
+  // RandomPassword (a new password), and the broker reloads the password file in place. Users
+  // without one have no keepers, as before the key existed, so no password changes on upgrade.
   const passwords: Record<string, pulumi.Output<string>> = {};
-  const userNames = cfg.broker.users.map((u) => u.name);
-  if (cfg.broker.monitorUser) userNames.push(cfg.broker.monitorUser);
-  for (const name of userNames) {
+  const users: { name: string; passwordVersion?: string }[] = [...cfg.broker.users];
+  if (cfg.broker.monitorUser) users.push({ name: cfg.broker.monitorUser });
+  for (const { name, passwordVersion } of users) {
     passwords[name] = new random.RandomPassword(
       `mqtt-password-${name}`,
-      { length: 32, special: false },
+      {
+        length: 32,
+        special: false,
+        ...(passwordVersion === undefined ? {} : { keepers: { passwordVersion } }),
+      },
       { dependsOn: preflight },
     ).result;
   }

@@ -165,6 +165,14 @@ const bridgeSchema = z.strictObject(
 const userSchema = z.strictObject({
   name: z.string().regex(USER_NAME, { error: USER_NAME_ERROR }),
   acl: z.array(aclRuleSchema).default(() => []),
+  // Absent: the password keeps its first value. Any change (set, changed, removed) generates a
+  // new password for this user alone; the broker reloads it in place.
+  passwordVersion: z
+    .union([z.string().min(1, { error: "expected a non-empty version" }), z.number()], {
+      error: 'expected a version, e.g. 2 or "2026-12"',
+    })
+    .transform(String)
+    .optional(),
 });
 
 export const brokerSchema = z

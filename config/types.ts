@@ -12,6 +12,8 @@ export interface AclRule {
 export interface MqttUser {
   name: string;
   acl: AclRule[];
+  /** Changing it generates a new password for this user alone (users[].passwordVersion). */
+  passwordVersion?: string;
 }
 
 export interface PortPublish {

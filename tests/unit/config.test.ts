@@ -284,6 +284,18 @@ const BAD: BadCase[] = [
     message: /user name/,
   },
   {
+    name: "empty passwordVersion",
+    config: withBroker({ users: [{ name: "a", passwordVersion: "" }] }),
+    path: "mqtt-edge:broker.users[0].passwordVersion",
+    message: /non-empty version/,
+  },
+  {
+    name: "passwordVersion not a version",
+    config: withBroker({ users: [{ name: "a", passwordVersion: true }] }),
+    path: "mqtt-edge:broker.users[0].passwordVersion",
+    message: /expected a version/,
+  },
+  {
     name: "acl topic with newline",
     config: withBroker({
       users: [{ name: "a", acl: [{ access: "read", topic: "x\nuser admin" }] }],
@@ -897,6 +909,18 @@ describe("config defaults and accepted values", () => {
         broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
       }),
     );
+  });
+
+  test("users[].passwordVersion is the keeper of that user's password alone", async () => {
+    const { rec } = await runProgram(
+      withBroker({
+        users: [{ name: "a" }, { name: "b", passwordVersion: 2 }, { name: "c" }],
+      }),
+    );
+    assert.deepEqual(rec.byName("mqtt-password-b").inputs.keepers, { passwordVersion: "2" });
+    // Without it: no keepers at all, as before the key existed, so upgrading changes nothing.
+    assert.equal(rec.byName("mqtt-password-a").inputs.keepers, undefined);
+    assert.equal(rec.byName("mqtt-password-c").inputs.keepers, undefined);
   });
 
   test("the monitor user gets a generated password, exported in mqttCredentials", async () => {
