@@ -165,7 +165,13 @@ export class TunnelConnector extends pulumi.ComponentResource {
       publish ? METRICS_PUBLISHED_ADDRESS : METRICS_ADDRESS,
     );
 
+    // Each connector after the first depends on the one before: a secret rotation or an image
+    // bump replaces them one at a time (the engine registers connector i+1 only once connector
+    // i's replacement is created and running), so at least replicas - 1 serve the tunnel
+    // throughout. Independent, they were replaced all at once. A resource dependency, not a
+    // property one: replacing connector i does not by itself replace connector i+1.
     const names: pulumi.Output<string>[] = [];
+    let previous: docker.Container | undefined;
     for (let i = 1; i <= replicas; i++) {
       const container = new docker.Container(
         `${name}-${i}`,
@@ -196,8 +202,10 @@ export class TunnelConnector extends pulumi.ComponentResource {
           deleteBeforeReplace: true,
           additionalSecretOutputs: ["envs"],
           replaceWith: args.replaceWith,
+          dependsOn: previous ? [previous] : undefined,
         },
       );
+      previous = container;
       names.push(container.name);
     }
     return names;

@@ -280,6 +280,25 @@ describe("other modes", () => {
     assert.equal(out.secret, true);
     assert.equal(out.value, TOKEN);
   });
+
+  test("connectors are chained, so a rotation replaces them one at a time", async () => {
+    const { rec } = await runProgram(
+      { ...token, tunnel: { mode: "token", replicas: 3 } },
+      {
+        secretKeys: ["tunnelToken"],
+      },
+    );
+    const c = [1, 2, 3].map((i) => rec.byName(`local-connector-${i}`));
+    assert.ok(!c[0].dependencies.some((d) => d.includes("connector-")), "the first waits for none");
+    assert.ok(c[1].dependencies.includes(c[0].urn), "connector 2 after connector 1");
+    assert.ok(c[2].dependencies.includes(c[1].urn), "connector 3 after connector 2");
+    // A resource dependency only: replacing connector i must not by itself replace i+1.
+    for (const x of c) {
+      for (const deps of Object.values(x.propertyDependencies)) {
+        assert.ok(!deps.some((d) => d.includes("connector-")), `${x.name}: ${deps}`);
+      }
+    }
+  });
 });
 
 describe("hardening", () => {
