@@ -157,6 +157,7 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
         "mosquitto.conf": { mode: "-rw-r-----", uid: "1883", gid: "1883" },
         acl: { mode: "-rw-------", uid: "1883", gid: "1883" },
         passwd: { mode: "-rw-------", uid: "1883", gid: "1883" },
+        generation: { mode: "-rw-------", uid: "1883", gid: "1883" },
       },
       ls,
     );
@@ -332,14 +333,14 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     }
   });
 
-  test("adding an MQTT user replaces only the broker, and a retained message survives", async () => {
+  test("adding an MQTT user replaces only the config writer; the broker reloads in place", async () => {
     const retained = mqttClient(
       BROKER_NET,
       pubsubArgs({ user: "tester", topic: "e2e/retained", message: "kept", flags: ["--retain"] }),
       passwords.tester,
     );
     assert.equal(retained.status, 0, retained.output);
-    // Mosquitto writes its persistence file on shutdown; replacement stops it gracefully.
+    const broker = dockerJson("inspect", `${PREFIX}-mosquitto`)[0];
     const withUser = {
       ...config,
       broker: { image: IMAGES.mosquitto, users: [...users, { name: "newcomer", acl: [] }] },
@@ -347,20 +348,17 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     await stack.configure(withUser);
     const steps = await stack.previewSteps();
     const touched = steps.filter((s) => s.op !== "same");
-    const replaced = touched.filter((s) => s.op === "replace" || s.op === "create-replacement");
-    // The broker, and the one-shot container that writes its files (uploads replace it).
     assert.deepEqual(
-      [...new Set(replaced.map((s) => s.urn.split("::").pop()))].sort(),
-      ["local-broker-config-writer", "local-broker-mosquitto"],
+      touched.map((s) => `${s.op} ${s.urn.split("::").pop()}`).sort(),
+      ["create mqtt-password-newcomer", "replace local-broker-config-writer"],
       JSON.stringify(touched, null, 1),
     );
-    const others = touched.filter((s) => !/local-broker-(mosquitto|config-writer)$/.test(s.urn));
-    assert.deepEqual(
-      others.map((s) => `${s.op} ${s.urn.split("::").pop()}`),
-      ["create mqtt-password-newcomer"],
-    );
     await stack.up();
-    await brokerReady(BROKER_NET, "tester", passwords.tester);
+    const outputs = await stack.outputs();
+    await brokerReady(BROKER_NET, "newcomer", outputs.mqttCredentials.value.newcomer);
+    const now = dockerJson("inspect", `${PREFIX}-mosquitto`)[0];
+    assert.equal(now.Id, broker.Id, "the same broker container");
+    assert.equal(now.State.StartedAt, broker.State.StartedAt, "not restarted");
     const survived = mqttClient(
       BROKER_NET,
       pubsubArgs({
