@@ -37,7 +37,20 @@ const CHANGES: [string, Record<string, unknown>, string][] = [
   [
     "add an MQTT user",
     { ...base, broker: { ...broker, users: [...broker.users, { name: "new", acl: [] }] } },
-    "the broker and its config writer (new password file), the new password",
+    "the config writer (new password file) and the new password; the broker reloads in place",
+  ],
+  [
+    "rotate one user's password",
+    {
+      ...base,
+      broker: { ...broker, users: [{ ...broker.users[0], passwordVersion: 2 }, broker.users[1]] },
+    },
+    "that password and the config writer; the broker reloads in place",
+  ],
+  [
+    "remove an MQTT user",
+    { ...base, broker: { ...broker, users: [broker.users[0]] } },
+    "the config writer and the removed password; the broker reloads in place",
   ],
   [
     "change an ACL",
@@ -51,12 +64,12 @@ const CHANGES: [string, Record<string, unknown>, string][] = [
         ],
       },
     },
-    "the broker and its config writer (new ACL file)",
+    "the config writer (new ACL file); the broker reloads in place",
   ],
   [
     "rotate the tunnel secret",
     { ...base, tunnel: { ...tunnel, secretVersion: "2" } },
-    "the secret and the connectors replaced, the tunnel updated in place",
+    "the secret and the connectors replaced (one at a time), the tunnel updated in place",
   ],
   [
     "add a hostname",
@@ -66,7 +79,7 @@ const CHANGES: [string, Record<string, unknown>, string][] = [
   [
     "bump the cloudflared image",
     { ...base, tunnel: { ...tunnel, image: "cloudflare/cloudflared:2026.7.1" } },
-    "the connectors",
+    "the connectors, one at a time",
   ],
   [
     "change connector replicas 2 -> 3",
