@@ -1,8 +1,9 @@
 /**
  * A fleet of MQTT.js clients in one container of the client image, on a Docker network (the hop
- * cloudflared makes): each connects once (no automatic reconnect, so a dropped connection stays
- * visible), subscribes at QoS 1 to a topic of its own and publishes a sequence number there at
- * QoS 1 every `intervalMs`. The credentials go in on stdin, never on a command line.
+ * cloudflared makes): each connects (by default once, without automatic reconnect, so a dropped
+ * connection stays visible; with `reconnectMs`, again after a drop, each time away counted),
+ * subscribes at QoS 1 to a topic of its own and publishes a sequence number there at QoS 1 every
+ * `intervalMs`. The credentials go in on stdin, never on a command line.
  *
  * On "report" it prints one line `REPORT [...]` with, per client: whether it is connected, how
  * often its connection closed, and, of the messages older than the settle time, how many were
@@ -34,10 +35,12 @@ process.stdin.on("data", (d) => {
 function start(cfg) {
   for (const c of cfg.clients) {
     const s = { id: c.id, user: c.user, sentAt: new Map(), ackedAt: new Map(), received: new Set(),
-      duplicates: 0, closes: 0, errors: [], seq: 0 };
+      duplicates: 0, closes: 0, errors: [], seq: 0, outages: [] };
     s.client = mqtt.connect(cfg.url, { username: c.user, password: c.password, clientId: c.id,
-      clean: true, reconnectPeriod: 0, keepalive: 30, protocolVersion: 4 });
+      clean: true, reconnectPeriod: cfg.reconnectMs, keepalive: 30, protocolVersion: 4 });
     s.client.on("connect", () => {
+      if (s.downSince !== undefined) { s.outages.push(Date.now() - s.downSince); s.downSince = undefined; }
+      if (s.timer) return;
       s.client.subscribe(c.topic, { qos: 1 }, (err, granted) => {
         if (err || !granted || granted[0].qos !== 1) { s.errors.push("subscribe " + (err || JSON.stringify(granted))); return; }
         s.timer = setInterval(() => {
@@ -53,7 +56,11 @@ function start(cfg) {
       const seq = Number(p.toString());
       if (s.received.has(seq)) s.duplicates++; else s.received.add(seq);
     });
-    s.client.on("close", () => { s.closes++; clearInterval(s.timer); });
+    s.client.on("close", () => {
+      s.closes++;
+      s.downSince ??= Date.now();
+      if (!cfg.reconnectMs) clearInterval(s.timer);
+    });
     s.client.on("error", (e) => s.errors.push(e.message));
     clients.push(s);
   }
@@ -67,7 +74,7 @@ function report() {
       sent: sent.length,
       stuck: sent.filter((q) => !s.ackedAt.has(q)).length,
       lost: sent.filter((q) => s.ackedAt.has(q) && !s.received.has(q)).length,
-      duplicates: s.duplicates, errors: s.errors.slice(0, 3),
+      duplicates: s.duplicates, outages: s.outages, errors: s.errors.slice(0, 3),
     };
   });
   process.stdout.write("REPORT " + JSON.stringify(out) + "\\n");
@@ -90,6 +97,8 @@ export interface ClientReport {
   stuck: number;
   lost: number;
   duplicates: number;
+  /** With reconnectMs: each time away, from the close to the next CONNACK, in ms. */
+  outages: number[];
   errors: string[];
 }
 
@@ -105,7 +114,7 @@ export class LoadFleet {
     network: string,
     url: string,
     clients: LoadClient[],
-    intervalMs = 100,
+    opts: { intervalMs?: number; reconnectMs?: number } = {},
   ) {
     this.name = `mqtt-edge-${stack}-load-${Date.now().toString(36)}`;
     this.child = spawn("docker", [
@@ -125,7 +134,8 @@ export class LoadFleet {
     ]);
     this.child.stdout.on("data", (d: Buffer) => (this.out += d.toString()));
     this.child.stderr.on("data", (d: Buffer) => (this.err += d.toString()));
-    this.child.stdin.write(`${JSON.stringify({ url, intervalMs, clients })}\n`);
+    const { intervalMs = 100, reconnectMs = 0 } = opts;
+    this.child.stdin.write(`${JSON.stringify({ url, intervalMs, reconnectMs, clients })}\n`);
   }
 
   /** Every client's counters now (messages younger than the settle time not yet judged). */
