@@ -68,7 +68,7 @@ finish() {
   # Suites that skipped themselves for want of plugins (deploySuite, .ci/run's quick start).
   cat "$results"/*.tap 2>/dev/null | sed -n 's/^ *ok [0-9]* - \(.*\) # SKIP provider plugins missing: \([^(]*\).*/\2|\1/p' |
     awk -F'|' '{gsub(/ +$/, "", $1); why = $1; s = s (n++ ? "; " : "") $2}
-      END {if (n) print "skipped for want of provider plugins " why "(" n "): " s;
+      END {if (n) print "skipped for want of provider plugins " why " (" n "): " s;
            else print "skipped for want of provider plugins: none"}'
   echo "tests: $pass passed, $fail failed, $skip skipped"
   [ "$rc" -ne 0 ] || [ "$fail" -eq 0 ] || rc=1
