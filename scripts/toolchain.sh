@@ -346,6 +346,7 @@ plugin_file() {
     "pulumi-resource-$name-$version"; do
     if [ -f "$dir/$f" ]; then printf '%s\n' "$dir/$f"; return 0; fi
   done
+  return 0
 }
 
 # checksum_ok FILE: true unless a checksum file beside FILE lists it with another sha256.
