@@ -22,3 +22,4 @@ export const mqttCredentials = stack.mqttCredentials;
 export const hosts = stack.hosts;
 export const accessTokens = stack.accessTokens;
 export const clientKits = stack.clientKits;
+export const probe = stack.probe;

@@ -2,7 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { type ClientKit, EdgeHost, type HostOutputs } from "./components";
-import { type StackConfig, zoneFor } from "./config";
+import { PROBE_TOPICS, type StackConfig, zoneFor } from "./config";
 
 export interface StackOutputs {
   /** The first host's client URL (kept from before `hosts` had one per host). */
@@ -18,6 +18,8 @@ export interface StackOutputs {
   accessTokens?: pulumi.Output<Record<string, { clientId: string; clientSecret: string }>>;
   /** Per host with a TCP hostname: the native-MQTT client kit; secret. */
   clientKits?: pulumi.Output<Record<string, ClientKit>>;
+  /** broker.probeUser: the user `npm run probe` connects as and its topic tree. */
+  probe?: { user: string; topics: string };
   edgeHosts: EdgeHost[];
 }
 
@@ -127,6 +129,10 @@ export function deployStack(cfg: StackConfig): StackOutputs {
         : undefined,
     ),
     clientKits: secretPerHost(edgeHosts, (h) => h.clientKit),
+    // Whom `npm run probe` connects as, and where; its password is in mqttCredentials.
+    probe: cfg.broker.probeUser
+      ? { user: cfg.broker.probeUser, topics: `${PROBE_TOPICS}/#` }
+      : undefined,
     edgeHosts,
   };
 }

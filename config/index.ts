@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { defaultAnonymousAcl } from "./defaults";
 import { Problems } from "./problems";
 import { type ParsedKeys, type RawConfig, checkKnownKeys, readKeys } from "./read";
-import { bridgeAcl, checkBridgeRoute, checkBroker } from "./rules/broker";
+import { bridgeAcl, checkBridgeRoute, checkBroker, probeAcl } from "./rules/broker";
 import { checkHostnames, resolveHosts } from "./rules/hosts";
 import { checkSwarm } from "./rules/swarm";
 import { checkConnectorMetrics, checkTokenValue, checkTunnel } from "./rules/tunnel";
@@ -32,7 +32,7 @@ export {
   zoneFor,
 } from "./values";
 export { imageProblem } from "../shared/images";
-export { bridgeAcl } from "./rules/broker";
+export { bridgeAcl, PROBE_TOPICS, probeAcl } from "./rules/broker";
 
 /**
  * Validates the whole stack configuration. Throws a ConfigError listing every problem; returns a
@@ -105,9 +105,14 @@ function stackConfig(
       ...broker,
       // The bridge user is a user like the others (a generated password, in mqttCredentials),
       // whose ACL is derived from the bridged topics.
-      users: broker.bridge
-        ? [...broker.users, { name: broker.bridge.user, acl: bridgeAcl(broker.bridge.topics) }]
-        : broker.users,
+      // So is the probe user, whose ACL is its own topic tree.
+      users: [
+        ...broker.users,
+        ...(broker.bridge
+          ? [{ name: broker.bridge.user, acl: bridgeAcl(broker.bridge.topics) }]
+          : []),
+        ...(broker.probeUser ? [{ name: broker.probeUser, acl: probeAcl() }] : []),
+      ],
       anonymousAcl: broker.allowAnonymous ? (broker.anonymousAcl ?? defaultAnonymousAcl()) : [],
     },
     hosts,

@@ -216,6 +216,10 @@ export const brokerSchema = z
       .string({ error: "expected a user name" })
       .regex(USER_NAME, { error: USER_NAME_ERROR })
       .optional(),
+    probeUser: z
+      .string({ error: "expected a user name" })
+      .regex(USER_NAME, { error: USER_NAME_ERROR })
+      .optional(),
     bridge: bridgeSchema.optional(),
   })
   // No users named: the default user, unless anonymous clients are allowed (they need none).

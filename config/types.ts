@@ -70,6 +70,11 @@ export interface BrokerConfig {
   patterns: AclRule[];
   /** A user that may read `$SYS/#` and nothing else; its password is generated like the others'. */
   monitorUser?: string;
+  /**
+   * The user `npm run probe` connects as: it may publish and subscribe under PROBE_TOPICS and
+   * nothing else; in `users` after parsing, with that ACL.
+   */
+  probeUser?: string;
   /** managed mode with a tcpHostname: the site-broker bridge user and its topics. */
   bridge?: BridgeConfig;
 }

@@ -19,6 +19,7 @@ export function checkBroker(b: BrokerInput, p: ProblemSink): void {
   const seen = checkUserNames(b, p);
   if (b.monitorUser !== undefined) checkMonitorUser(b, b.monitorUser, seen, p);
   if (b.bridge !== undefined) checkBridgeUser(b.bridge.user, b.monitorUser, seen, p);
+  if (b.probeUser !== undefined) checkProbeUser(b, b.probeUser, seen, p);
   if (b.websocketPort === MQTT_TCP_PORT)
     p.add(
       "websocketPort",
@@ -43,6 +44,50 @@ function checkUserNames(b: BrokerInput, p: ProblemSink): Map<string, number> {
     else seen.set(u.name, i);
   });
   return seen;
+}
+
+/** The topic tree of the probe user (`npm run probe`): a $-topic, which `#` does not match. */
+export const PROBE_TOPICS = "$mqtt-edge/probe";
+
+/**
+ * The probe user's ACL: its own tree and nothing else. Mosquitto 2.0 lets a `deny` entry win over
+ * any grant of a topic it matches, patterns included, and `#` matches no topic starting with '$'
+ * (tests/broker/probe.test.ts).
+ */
+export function probeAcl(): AclRule[] {
+  return [
+    { access: "deny", topic: "#" },
+    { access: "readwrite", topic: `${PROBE_TOPICS}/#` },
+  ];
+}
+
+/** The probe user's ACL is its own tree only: its name is its own, and no pattern reaches it. */
+function checkProbeUser(
+  b: BrokerInput,
+  probeUser: string,
+  seen: Map<string, number>,
+  p: ProblemSink,
+): void {
+  const also =
+    seen.get(probeUser) !== undefined
+      ? `users[${seen.get(probeUser)}]`
+      : probeUser === b.monitorUser
+        ? "monitorUser"
+        : probeUser === b.bridge?.user
+          ? "bridge.user"
+          : undefined;
+  if (also !== undefined)
+    p.add(
+      "probeUser",
+      `duplicate user ${show(probeUser)} (also ${also}); the probe user may use ${PROBE_TOPICS}/# only, so it needs a name of its own`,
+    );
+  b.patterns.forEach((r, i) => {
+    if (r.topic.startsWith("$"))
+      p.add(
+        ["patterns", i, "topic"],
+        `expected a topic that does not start with '$' when probeUser is set (patterns apply to every user, and the probe user may use ${PROBE_TOPICS}/# only) (got ${show(r.topic)})`,
+      );
+  });
 }
 
 /** A site broker's bridge speaks native MQTT: it needs a host with a TCP hostname. */

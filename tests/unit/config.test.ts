@@ -593,6 +593,34 @@ const BAD: BadCase[] = [
       /expected a topic that does not start with '\$' when monitorUser is set .* \(got "\$SYS\/%u\/#"\)/,
   },
   {
+    name: "probeUser with a newline",
+    config: withBroker({ probeUser: "probe\nuser admin" }),
+    path: "mqtt-edge:broker.probeUser",
+    message: /expected a user name of 1-64 .*no ':', whitespace or newlines/,
+  },
+  {
+    name: "probeUser is also a user",
+    config: withBroker({ probeUser: "dashboard" }),
+    path: "mqtt-edge:broker.probeUser",
+    message:
+      /duplicate user "dashboard" \(also users\[1\]\); the probe user may use \$mqtt-edge\/probe\/# only, so it needs a name of its own/,
+  },
+  {
+    name: "probeUser is also the monitor user",
+    config: withBroker({ probeUser: "watch", monitorUser: "watch" }),
+    path: "mqtt-edge:broker.probeUser",
+    message: /duplicate user "watch" \(also monitorUser\)/,
+  },
+  {
+    name: "a pattern on a $-topic with a probe user",
+    config: withBroker({
+      probeUser: "probe",
+      patterns: [{ access: "readwrite", topic: "$mqtt-edge/%u/#" }],
+    }),
+    path: "mqtt-edge:broker.patterns[0].topic",
+    message: /expected a topic that does not start with '\$' when probeUser is set/,
+  },
+  {
     name: "metrics publish without an address",
     config: withTunnel({ metrics: { publish: "2000" } }),
     path: "mqtt-edge:tunnel.metrics.publish",
@@ -909,6 +937,18 @@ describe("config defaults and accepted values", () => {
         broker: { ...broker, tcp: { publish: "127.0.0.1:1883" } },
       }),
     );
+  });
+
+  test("probeUser: a generated password in mqttCredentials, its own ACL, the probe output", async () => {
+    const { rec, outputs } = await runProgram(withBroker({ probeUser: "probe" }));
+    assert.equal(rec.byName("mqtt-password-probe").inputs.length, 32);
+    const creds = await resolve(outputs.mqttCredentials);
+    assert.ok(Object.keys(creds.value as object).includes("probe"));
+    assert.deepEqual(outputs.probe, { user: "probe", topics: "$mqtt-edge/probe/#" });
+    const writer = rec.byName("local-broker-config-writer");
+    const uploads = writer.inputs.uploads as { file: string; content: string }[];
+    const acl = uploads.find((u) => u.file === "/mosquitto/config/acl")!.content;
+    assert.match(acl, /^user probe\ntopic deny #\ntopic readwrite \$mqtt-edge\/probe\/#$/m);
   });
 
   test("users[].passwordVersion is the keeper of that user's password alone", async () => {
