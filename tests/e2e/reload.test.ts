@@ -5,9 +5,14 @@
  * user. Each time the broker container keeps its Id and StartedAt, no unaffected client loses
  * its connection or a message, the new credentials work, and the revoked ones are refused and
  * their live connection closed. Then a tunnel secret rotation with two connectors, sampled every
- * 100 ms: never fewer than one running.
+ * 100 ms: never fewer than one running. Last, `npm run probe` (broker.probeUser) at the broker's
+ * origin: a round trip, and each failing stage named with its exit status.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
@@ -24,9 +29,12 @@ import {
   mqttClient,
   publishRetained,
   requireTools,
+  ROOT,
   startFakeCloudflare,
   until,
 } from "../support/e2eStack";
+import { PROBE_TOPICS } from "../../config";
+import { probe } from "../../probe/stages";
 import { type ClientReport, LoadFleet } from "../support/loadClients";
 
 const STACK = "e2ereload";
@@ -113,7 +121,7 @@ deploySuite(
           hostname: "mqtt-reload.example.com",
           replicas: 2,
         }),
-        broker: { image: IMAGES.mosquitto, persistence: false, users },
+        broker: { image: IMAGES.mosquitto, persistence: false, users, probeUser: "probe" },
         "cloudflare:baseUrl": started.baseUrl,
       };
       stack = new E2EStack(STACK);
@@ -270,6 +278,87 @@ deploySuite(
       }
       console.log(`one connector down for ${down} ms in all (samples: ${counts.join("")})`);
       await unaffectedClean("rotate the tunnel secret");
+    });
+
+    /** `npm run probe` against this stack, as a user runs it (exit status, what it printed). */
+    function probeCli(...args: string[]): { status: number; out: string } {
+      const r = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(ROOT, "probe/cli.ts"),
+          "--stack",
+          STACK,
+          "--cwd",
+          stack.dir,
+          ...args,
+        ],
+        { cwd: ROOT, env: { ...process.env, ...stack.envVars }, encoding: "utf8", timeout: 90_000 },
+      );
+      return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+    }
+    /** The broker's WebSocket listener as cloudflared dials it, minus the edge: from this host. */
+    const origin = () =>
+      `ws://${dockerJson("inspect", BROKER)[0].NetworkSettings.Networks[BROKER_NET].IPAddress}:9001`;
+
+    test("npm run probe: a round trip at the broker's origin; stages named when it fails", async () => {
+      await fleet?.stop();
+      fleet = undefined;
+      const ok = probeCli("--url", origin());
+      assert.equal(ok.status, 0, ok.out);
+      assert.match(ok.out, /^local websocket ws:\/\/[\d.]+:9001: ok, round trip \d+ ms$/m);
+      for (const secret of Object.values(passwords)) assert.ok(!ok.out.includes(secret));
+
+      // The probe user's password wrong: CONNACK 5, not authorised, from the deployed broker.
+      const wrong = await probe({
+        url: origin(),
+        user: "probe",
+        password: "not-the-probe-password",
+        topics: PROBE_TOPICS,
+        timeoutMs: 10_000,
+      });
+      assert.deepEqual(wrong.ok ? wrong : [wrong.stage, wrong.code], ["connack", 5]);
+
+      // A challenge page where the upgrade should be, and a proxy that never answers CONNECT.
+      const challenge = createServer((_req, res) => {
+        res.writeHead(403, { "cf-mitigated": "challenge" });
+        res.end("<title>Just a moment...</title>");
+      });
+      const silent = createNetServer((sock) =>
+        sock.once("data", () =>
+          sock.write(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+          ),
+        ),
+      );
+      await Promise.all(
+        [challenge, silent].map((x) => new Promise<void>((r) => x.listen(0, "127.0.0.1", r))),
+      );
+      try {
+        const port = (x: { address(): unknown }) => (x.address() as { port: number }).port;
+        const c = probeCli("--url", `ws://127.0.0.1:${port(challenge)}`);
+        assert.equal(c.status, 12, c.out);
+        assert.match(c.out, /FAILED at upgrade: HTTP 403: a Cloudflare challenge page/);
+        const t = probeCli("--url", `ws://127.0.0.1:${port(silent)}`, "--timeout", "2");
+        assert.equal(t.status, 13, t.out);
+        assert.match(t.out, /FAILED at connack: no CONNACK within 2000 ms/);
+      } finally {
+        challenge.close();
+        silent.close();
+      }
+
+      // The broker stopped: nothing answers at its origin.
+      const url = origin();
+      docker("stop", BROKER);
+      try {
+        const down = probeCli("--url", url, "--timeout", "5");
+        assert.equal(down.status, 11, down.out);
+        assert.match(down.out, /FAILED at tcp: /);
+      } finally {
+        docker("start", BROKER);
+      }
+      await brokerReady(BROKER_NET, "dev01", passwords.dev01);
     });
 
     test("destroy leaves nothing", async () => {

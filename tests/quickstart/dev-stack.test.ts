@@ -2,8 +2,9 @@
  * The README's quick start, checked after `bash scripts/dev-up.sh` has deployed the dev stack
  * (Pulumi.dev.yaml) from a clean clone: the broker answers on 127.0.0.1 to the generated
  * credentials from `pulumi stack output --show-secrets`, anonymous clients and wrong passwords are
- * refused, the quick-tunnel connector runs (and, with no way to Cloudflare, says so in its log),
- * and `pulumi destroy` leaves nothing of the stack on the engine.
+ * refused, `npm run probe` makes its round trip as the probe user, the quick-tunnel connector
+ * runs (and, with no way to Cloudflare, says so in its log), and `pulumi destroy` leaves nothing
+ * of the stack on the engine.
  *
  *   bash scripts/dev-up.sh && node --import tsx --test tests/quickstart/dev-stack.test.ts
  */
@@ -134,6 +135,27 @@ describe("the dev stack from the README's quick start", { timeout: 10 * 60_000 }
     );
   });
 
+  test("npm run probe -- --stack dev prints a round trip for the local host", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "probe/cli.ts", "--stack", "dev"], {
+      cwd: ROOT,
+      env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^local websocket ws:\/\/127\.0\.0\.1:9001: ok, round trip \d+ ms$/m);
+    for (const secret of Object.values(credentials)) assert.ok(!r.stdout.includes(secret));
+    const json = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "probe/cli.ts", "--stack", "dev", "--json"],
+      { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(json.status, 0, `${json.stdout}${json.stderr}`);
+    const line = JSON.parse(json.stdout.trim().split("\n")[0]);
+    assert.equal(line.host, "local");
+    assert.equal(line.ok, true);
+  });
+
   test("anonymous clients and wrong passwords are refused", async () => {
     for (const url of ["ws://127.0.0.1:9001", "mqtt://127.0.0.1:1883"]) {
       assert.match(await connect(url), /^refused (5|135)$/, `anonymous on ${url}`);
@@ -154,7 +176,8 @@ describe("the dev stack from the README's quick start", { timeout: 10 * 60_000 }
     while (Date.now() < deadline) {
       const r = spawnSync("docker", ["logs", name], { env, encoding: "utf8" });
       logs = `${r.stdout}${r.stderr}`;
-      if (/failed to request quick Tunnel|https:\/\/[a-z0-9-]+\.trycloudflare\.com/.test(logs)) break;
+      if (/failed to request quick Tunnel|https:\/\/[a-z0-9-]+\.trycloudflare\.com/.test(logs))
+        break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     assert.match(logs, /Requesting new quick Tunnel on trycloudflare\.com/);
