@@ -140,6 +140,9 @@ deploySuite("quick and none modes", { timeout: 20 * 60_000 }, () => {
       outputs.mqttCredentials.value.tester,
     );
     assert.equal(retained.status, 0, retained.output);
+    // A new user alone is reloaded in place; a mosquitto.conf change (here max_keepalive)
+    // replaces the broker.
+    const broker = dockerJson("inspect", "mqtt-edge-e2enone-local-mosquitto")[0].Id;
     await stack.configure({
       tunnel: { mode: "none" },
       broker: {
@@ -147,9 +150,15 @@ deploySuite("quick and none modes", { timeout: 20 * 60_000 }, () => {
         users: [...users, { name: "auditor", acl: [{ access: "read", topic: "#" }] }],
         tcp: { publish: "127.0.0.1:11883" },
         persistence: false,
+        maxKeepalive: 30,
       },
     });
     await stack.up();
+    assert.notEqual(
+      dockerJson("inspect", "mqtt-edge-e2enone-local-mosquitto")[0].Id,
+      broker,
+      "replaced",
+    );
     const after = await stack.outputs();
     await brokerReady(
       "mqtt-edge-e2enone-local-broker",
