@@ -222,7 +222,9 @@ deploySuite(
         passwd: "-rw------- 1883:1883",
         generation: "-rw------- 1883:1883",
       });
-      const logs = docker("logs", BROKER);
+      // mosquitto and the reloader write to stderr, which `docker logs` passes on as stderr.
+    const r = spawnSync("docker", ["logs", BROKER], { encoding: "utf8" });
+    const logs = `${r.stdout}${r.stderr}`;
       assert.equal((logs.match(/mqtt-edge: reloading passwords and ACL/g) ?? []).length, 4, logs);
       for (const secret of Object.values(passwords)) assert.ok(!logs.includes(secret));
     });
