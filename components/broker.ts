@@ -400,15 +400,22 @@ export class MqttBroker extends pulumi.ComponentResource {
     labels: { label: string; value: string }[],
     dataVolume: docker.Volume | undefined,
   ): pulumi.Output<string> {
+    // The provider replaces a ServiceConfig delete-before-replace (pulumi-docker 5.0.0 sets
+    // DeleteBeforeReplace for docker_config), and the engine refuses to delete a config that
+    // the service still names: a new ACL under the same resource name failed `pulumi up`
+    // (tests/e2e/swarm.test.ts). With the content hash in the resource name too, new content
+    // is a new resource, created before the service update; the old one goes at the end of the
+    // update, once the service no longer names it. The alias adopts the hash-less name of
+    // earlier versions, so upgrading changes nothing.
     const dockerConfig = (role: string, text: string) =>
       new docker.ServiceConfig(
-        `${name}-${role}`,
+        `${name}-${role}-${contentHash(text)}`,
         {
           name: `${args.physicalName}-mosquitto-${role}-${contentHash(text)}`,
           data: Buffer.from(text).toString("base64"),
           labels,
         },
-        { parent: this },
+        { parent: this, aliases: [{ name: `${name}-${role}` }] },
       );
     const conf = dockerConfig("conf", this.mosquittoConf);
     const acl = dockerConfig("acl", this.aclFile);

@@ -9,7 +9,7 @@
  * origin: a round trip, and each failing stage named with its exit status.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { join } from "node:path";
@@ -223,8 +223,8 @@ deploySuite(
         generation: "-rw------- 1883:1883",
       });
       // mosquitto and the reloader write to stderr, which `docker logs` passes on as stderr.
-    const r = spawnSync("docker", ["logs", BROKER], { encoding: "utf8" });
-    const logs = `${r.stdout}${r.stderr}`;
+      const r = spawnSync("docker", ["logs", BROKER], { encoding: "utf8" });
+      const logs = `${r.stdout}${r.stderr}`;
       assert.equal((logs.match(/mqtt-edge: reloading passwords and ACL/g) ?? []).length, 4, logs);
       for (const secret of Object.values(passwords)) assert.ok(!logs.includes(secret));
     });
@@ -283,8 +283,9 @@ deploySuite(
     });
 
     /** `npm run probe` against this stack, as a user runs it (exit status, what it printed). */
-    function probeCli(...args: string[]): { status: number; out: string } {
-      const r = spawnSync(
+    // Not spawnSync: the stand-in servers below answer from this process's event loop.
+    async function probeCli(...args: string[]): Promise<{ status: number; out: string }> {
+      const child = spawn(
         process.execPath,
         [
           "--import",
@@ -296,9 +297,15 @@ deploySuite(
           stack.dir,
           ...args,
         ],
-        { cwd: ROOT, env: { ...process.env, ...stack.envVars }, encoding: "utf8", timeout: 90_000 },
+        { cwd: ROOT, env: { ...process.env, ...stack.envVars } },
       );
-      return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+      const status = await new Promise<number>((r) => child.on("close", (code) => r(code ?? -1)));
+      clearTimeout(timer);
+      return { status, out };
     }
     /** The broker's WebSocket listener as cloudflared dials it, minus the edge: from this host. */
     const origin = () =>
@@ -307,7 +314,7 @@ deploySuite(
     test("npm run probe: a round trip at the broker's origin; stages named when it fails", async () => {
       await fleet?.stop();
       fleet = undefined;
-      const ok = probeCli("--url", origin());
+      const ok = await probeCli("--url", origin());
       assert.equal(ok.status, 0, ok.out);
       assert.match(ok.out, /^local websocket ws:\/\/[\d.]+:9001: ok, round trip \d+ ms$/m);
       for (const secret of Object.values(passwords)) assert.ok(!ok.out.includes(secret));
@@ -339,10 +346,10 @@ deploySuite(
       );
       try {
         const port = (x: { address(): unknown }) => (x.address() as { port: number }).port;
-        const c = probeCli("--url", `ws://127.0.0.1:${port(challenge)}`);
+        const c = await probeCli("--url", `ws://127.0.0.1:${port(challenge)}`);
         assert.equal(c.status, 12, c.out);
         assert.match(c.out, /FAILED at upgrade: HTTP 403: a Cloudflare challenge page/);
-        const t = probeCli("--url", `ws://127.0.0.1:${port(silent)}`, "--timeout", "2");
+        const t = await probeCli("--url", `ws://127.0.0.1:${port(silent)}`, "--timeout", "2");
         assert.equal(t.status, 13, t.out);
         assert.match(t.out, /FAILED at connack: no CONNACK within 2000 ms/);
       } finally {
@@ -354,7 +361,7 @@ deploySuite(
       const url = origin();
       docker("stop", BROKER);
       try {
-        const down = probeCli("--url", url, "--timeout", "5");
+        const down = await probeCli("--url", url, "--timeout", "5");
         assert.equal(down.status, 11, down.out);
         assert.match(down.out, /FAILED at tcp: /);
       } finally {
