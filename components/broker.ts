@@ -441,8 +441,21 @@ export class MqttBroker extends pulumi.ComponentResource {
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
     if (args.users.length || args.monitorUser) {
       // The hash is of the hashed password file: it names a version, it reveals nothing.
+      // A secret in use cannot be deleted, and the provider replaces this one delete-first
+      // (its new name is unknown when the engine plans: it hashes new passwords). So, as for
+      // the configs, a new user set is a new resource: its name carries a hash of what makes
+      // the passwords (names, passwordVersions), known when the program runs; the alias adopts
+      // the name of earlier versions. A password replaced by other means (`up --replace`)
+      // keeps the name and still fails; change the user's passwordVersion instead.
+      const passwordSet = contentHash(
+        JSON.stringify([
+          args.users.map((u) => [u.name, u.passwordVersion ?? null]),
+          args.monitorUser,
+        ]),
+      );
       secrets.push(
-        swarmSecretFile(this, `${name}-passwd`, {
+        swarmSecretFile(this, `${name}-passwd-${passwordSet}`, {
+          aliases: [{ name: `${name}-passwd` }],
           namePrefix: `${args.physicalName}-mosquitto-passwd`,
           content: this.passwordFile,
           hash: passwordFileHash(this.passwordFile.apply(contentHash)),

@@ -29,6 +29,8 @@ export function swarmSecretFile(
     labels: { label: string; value: string }[];
     fileName: string;
     uid: number;
+    /** Earlier resource names of this secret (see MqttBroker's password file). */
+    aliases?: pulumi.Input<pulumi.Alias>[];
   },
 ): docker.types.input.ServiceTaskSpecContainerSpecSecret {
   const secret = new docker.Secret(
@@ -38,7 +40,7 @@ export function swarmSecretFile(
       data: args.content.apply((t) => Buffer.from(t).toString("base64")),
       labels: args.labels,
     },
-    { parent, additionalSecretOutputs: ["data"] },
+    { parent, additionalSecretOutputs: ["data"], aliases: args.aliases },
   );
   return {
     secretId: secret.id,

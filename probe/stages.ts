@@ -178,7 +178,8 @@ function connectMqtt(t: ProbeTarget): Promise<MqttClient> {
     clientId: `mqtt-edge-probe-${randomBytes(4).toString("hex")}`,
     clean: true,
     reconnectPeriod: 0,
-    connectTimeout: t.timeoutMs,
+    // The probe's own timer below names the stage; MQTT.js's only backs it up.
+    connectTimeout: t.timeoutMs * 2,
     protocolVersion: 4,
     wsOptions: t.headers ? { headers: t.headers } : undefined,
   };
@@ -201,6 +202,8 @@ function connectMqtt(t: ProbeTarget): Promise<MqttClient> {
       if (typeof e.code === "number") {
         const name = CONNACK_NAMES[e.code] ?? "refused";
         fail(new StageError("connack", `CONNACK ${e.code} (${name})`, { code: e.code }));
+      } else if (/connack timeout/i.test(e.message)) {
+        fail(new StageError("connack", `no CONNACK within ${t.timeoutMs} ms`));
       } else fail(new StageError("connack", `connection ${errorCode(e)} before CONNACK`));
     });
     client.once("close", () => {

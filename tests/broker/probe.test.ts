@@ -8,12 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createTcpServer, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { PROBE_TOPICS } from "../../config";
 import { probe, type ProbeResult } from "../../probe/stages";
 import { Broker, freePort } from "../support/mosquittoBroker";
 import { Inbox, connect, endAll, publish, subscribe, tag } from "../support/mqttClients";
+import { silentWebSocketProxy } from "../support/silentProxy";
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -148,27 +148,12 @@ describe("broker.probeUser and the probe's stages", TIMEOUT, () => {
   });
 
   test("a proxy that accepts the upgrade and never answers CONNECT times out at CONNACK", async () => {
-    const held: Socket[] = [];
-    const server = createTcpServer((sock) => {
-      held.push(sock);
-      sock.once("data", () =>
-        sock.write(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            "Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n",
-        ),
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    servers.push({
-      close: () => {
-        for (const s of held) s.destroy();
-        server.close();
-      },
-    });
-    const { port } = server.address() as { port: number };
+    const proxy = await silentWebSocketProxy();
+    servers.push(proxy);
     const t0 = Date.now();
-    const r = failed(await probe(target(`ws://127.0.0.1:${port}`, { timeoutMs: 1_500 })));
+    const r = failed(await probe(target(proxy.url, { timeoutMs: 1_500 })));
     assert.equal(r.stage, "connack");
+    assert.match(r.detail, /^no CONNACK within 1500 ms$/);
     assert.ok(Date.now() - t0 < 10_000, "bounded by the timeout");
   });
 });

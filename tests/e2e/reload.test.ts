@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
@@ -36,6 +35,7 @@ import {
 import { PROBE_TOPICS } from "../../config";
 import { probe } from "../../probe/stages";
 import { type ClientReport, LoadFleet } from "../support/loadClients";
+import { silentWebSocketProxy } from "../support/silentProxy";
 
 const STACK = "e2ereload";
 const PREFIX = `mqtt-edge-${STACK}-local`;
@@ -334,22 +334,14 @@ deploySuite(
         res.writeHead(403, { "cf-mitigated": "challenge" });
         res.end("<title>Just a moment...</title>");
       });
-      const silent = createNetServer((sock) =>
-        sock.once("data", () =>
-          sock.write(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-          ),
-        ),
-      );
-      await Promise.all(
-        [challenge, silent].map((x) => new Promise<void>((r) => x.listen(0, "127.0.0.1", r))),
-      );
+      const silent = await silentWebSocketProxy();
+      await new Promise<void>((r) => challenge.listen(0, "127.0.0.1", r));
       try {
-        const port = (x: { address(): unknown }) => (x.address() as { port: number }).port;
-        const c = await probeCli("--url", `ws://127.0.0.1:${port(challenge)}`);
+        const port = (challenge.address() as { port: number }).port;
+        const c = await probeCli("--url", `ws://127.0.0.1:${port}`);
         assert.equal(c.status, 12, c.out);
         assert.match(c.out, /FAILED at upgrade: HTTP 403: a Cloudflare challenge page/);
-        const t = await probeCli("--url", `ws://127.0.0.1:${port(silent)}`, "--timeout", "2");
+        const t = await probeCli("--url", silent.url, "--timeout", "2");
         assert.equal(t.status, 13, t.out);
         assert.match(t.out, /FAILED at connack: no CONNACK within 2000 ms/);
       } finally {
