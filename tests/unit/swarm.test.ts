@@ -140,6 +140,32 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
     }
   });
 
+  test("a new user is a new password secret and ACL config (resources), aliased to the old names", async () => {
+    const names = async (config: Record<string, unknown>) => {
+      const { rec } = await runProgram(config);
+      const broker = rec.registrations.filter(
+        (r) => r.type === T.secret || r.type === T.serviceConfig,
+      );
+      return broker
+        .map((r) => r.name)
+        .filter((n) => n.startsWith("local-broker-"))
+        .sort();
+    };
+    const base = swarmConfig({ proxy: "dockerflow" });
+    const before = await names(base);
+    const withUser = { ...base, broker: { ...(base.broker as object) } } as Record<string, any>;
+    withUser.broker.users = [...withUser.broker.users, { name: "added" }];
+    const after = await names(withUser);
+    // The provider replaces configs and this secret delete-first, which the engine refuses
+    // while the service names them: new content must be a new resource instead.
+    assert.equal(before.length, 3, before.join(", "));
+    assert.deepEqual(
+      after.filter((n) => before.includes(n)),
+      before.filter((n) => n.startsWith("local-broker-conf-")),
+      "only mosquitto.conf stays the same resource",
+    );
+  });
+
   test("broker and connectors are services; the token is a Docker secret file", async () => {
     const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }));
     const connector = rec.byName("local-connector-service");
@@ -172,7 +198,17 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
       ["/mosquitto/config/mosquitto.conf", "/mosquitto/config/acl"],
     );
     assert.equal(bspec.secrets[0].fileName, "/mosquitto/config/passwd");
-    const passwd = rec.byName("local-broker-passwd");
+    // Named by the user set (names, passwordVersions): a new set is a new resource.
+    const [passwd] = rec
+      .ofType(T.secret)
+      .filter((r) => /^local-broker-passwd-[0-9a-f]{12}$/.test(r.name));
+    assert.ok(
+      passwd,
+      rec
+        .ofType(T.secret)
+        .map((r) => r.name)
+        .join(", "),
+    );
     assert.ok(passwd.secretInputs.has("data"));
     // Named by a hash of the hashed password file: readable (see passwordFileHash).
     assert.ok(!passwd.secretInputs.has("name"));
