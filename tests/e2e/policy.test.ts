@@ -343,11 +343,14 @@ deploySuite("the policy pack under the real engine", { timeout: 15 * 60_000 }, (
     await stack.configure({ ...devWith({ broker: { tcp: {}, websocket: {} } }), swarm: {} });
     const run = await previewWithPack(stack);
     const proxy = "local-frontend-socket-proxy";
+    // The config's resource name carries its content hash (components/broker.ts).
+    const confName = run.analyzed.find((n) => /^local-broker-conf-[0-9a-f]{12}$/.test(n));
+    assert.ok(confName, run.analyzed.join(", "));
     assertPasses(run, {
       [proxy]: SERVICE,
       "local-broker-mosquitto": SERVICE,
       "local-connector-service": SERVICE,
-      "local-broker-conf": SERVICE_CONFIG,
+      [confName]: SERVICE_CONFIG,
     });
     // docker-no-raw-socket had the socket to judge, and recognised the proxy by its label.
     const spec = run.inputs.get(proxy)!.taskSpec.containerSpec;
@@ -359,7 +362,7 @@ deploySuite("the policy pack under the real engine", { timeout: 15 * 60_000 }, (
       JSON.stringify(spec.mounts),
     );
     // mosquitto-no-anonymous read the swarm config's mosquitto.conf (data is base64).
-    const conf = Buffer.from(run.inputs.get("local-broker-conf")!.data, "base64").toString();
+    const conf = Buffer.from(run.inputs.get(confName)!.data, "base64").toString();
     assert.match(conf, /^allow_anonymous false$/m);
   });
 
