@@ -81,11 +81,19 @@ function checkProbeUser(
       "probeUser",
       `duplicate user ${show(probeUser)} (also ${also}); the probe user may use ${PROBE_TOPICS}/# only, so it needs a name of its own`,
     );
+  refuseDollarPatterns(b, "probeUser", `the probe user may use ${PROBE_TOPICS}/# only`, p);
+}
+
+/**
+ * A user kept to its own tree by `deny #` (the monitor and probe users) is still reached by a
+ * pattern on a $-topic, which `#` does not match: patterns apply to every user.
+ */
+function refuseDollarPatterns(b: BrokerInput, key: string, limit: string, p: ProblemSink): void {
   b.patterns.forEach((r, i) => {
     if (r.topic.startsWith("$"))
       p.add(
         ["patterns", i, "topic"],
-        `expected a topic that does not start with '$' when probeUser is set (patterns apply to every user, and the probe user may use ${PROBE_TOPICS}/# only) (got ${show(r.topic)})`,
+        `expected a topic that does not start with '$' when ${key} is set (patterns apply to every user, and ${limit}) (got ${show(r.topic)})`,
       );
   });
 }
@@ -141,11 +149,5 @@ function checkMonitorUser(
     );
   // The ACL denies the monitor user every other topic with `deny #`, which matches no $-topic:
   // a pattern on a $-topic would be the one grant that still reached it.
-  b.patterns.forEach((r, i) => {
-    if (r.topic.startsWith("$"))
-      p.add(
-        ["patterns", i, "topic"],
-        `expected a topic that does not start with '$' when monitorUser is set (patterns apply to every user, and the monitor user may read $SYS/# only) (got ${show(r.topic)})`,
-      );
-  });
+  refuseDollarPatterns(b, "monitorUser", "the monitor user may read $SYS/# only", p);
 }

@@ -64,6 +64,11 @@ export function missingProviderPlugins(): string[] {
 }
 
 let pluginGap: string[] | undefined;
+/** missingProviderPlugins, asked of `pulumi plugin ls` once per process. */
+function missingPluginsOnce(): string[] {
+  pluginGap ??= missingProviderPlugins();
+  return pluginGap;
+}
 
 /**
  * Why a deploy cannot run here, or undefined: the pinned provider plugins the installed CLI
@@ -72,9 +77,9 @@ let pluginGap: string[] | undefined;
  */
 export function missingPluginsReason(): string | undefined {
   if (!which("pulumi")) return undefined;
-  pluginGap ??= missingProviderPlugins();
-  return pluginGap.length
-    ? `provider plugins missing: ${pluginGap.join(", ")} (README, "Provider plugins")`
+  const gap = missingPluginsOnce();
+  return gap.length
+    ? `provider plugins missing: ${gap.join(", ")} (README, "Provider plugins")`
     : undefined;
 }
 
@@ -114,7 +119,7 @@ export function requireTools(): { cloudflaredImage: string; cloudflared: string 
     if (!which(bin)) missing.push(`${bin} (eval "$(bash scripts/toolchain.sh)")`);
   }
   if (missing.length === 0) {
-    for (const p of missingProviderPlugins()) {
+    for (const p of missingPluginsOnce()) {
       missing.push(`provider plugin ${p} (bash scripts/toolchain.sh --only cli,plugins)`);
     }
   }
