@@ -1,8 +1,8 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { type ClientKit, EdgeHost, type HostOutputs } from "./components";
-import { PROBE_TOPICS, type StackConfig, zoneFor } from "./config";
+import { type ClientKit, type DeclaredZone, EdgeHost, type HostOutputs } from "./components";
+import { type BrokerConfig, PROBE_TOPICS, type StackConfig, type TunnelConfig } from "./config";
 
 export interface StackOutputs {
   /** The first host's client URL (kept from before `hosts` had one per host). */
@@ -25,98 +25,24 @@ export interface StackOutputs {
 
 /** Declares the whole stack from a validated config. */
 export function deployStack(cfg: StackConfig): StackOutputs {
-  const zoneIds: Record<string, pulumi.Output<string>> = {};
-  const zoneSettings: Record<string, pulumi.Resource> = {};
-  // Resolves once every zone passed the preflight; everything else waits for it (dependsOn).
-  let preflight: pulumi.Output<pulumi.Resource[]> | undefined;
-  if (cfg.tunnel.mode === "managed") {
-    // One lookup per zone, shared by every host.
-    const byZone = new Map<string, pulumi.Output<string>>();
-    const lookup = (zone: string) => {
-      let id = byZone.get(zone);
-      if (!id) {
-        id = cfg.tunnel.zoneId
-          ? pulumi.output(cfg.tunnel.zoneId)
-          : cloudflare.getZoneOutput({ filter: { name: zone } }).id;
-        byZone.set(zone, id);
-      }
-      return id;
-    };
-    for (const host of cfg.hosts) {
-      const names = host.tcpHostname ? [...host.hostnames, host.tcpHostname] : host.hostnames;
-      for (const hostname of names) {
-        zoneIds[hostname] = lookup(host.zone ?? zoneFor(hostname, cfg.tunnel.zones)!);
-      }
-    }
-    for (const hostname of cfg.swarm?.httpHostnames ?? []) {
-      zoneIds[hostname] = lookup(zoneFor(hostname, cfg.tunnel.zones)!);
-    }
-    const zones = [...byZone].map(([name, id]) => ({ name, id }));
-    preflight = zonePreflight(zones, cfg.tunnel.manageZoneSettings);
-    if (cfg.tunnel.manageZoneSettings) {
-      const settingOf = new Map<string, cloudflare.ZoneSetting>();
-      for (const z of zones) {
-        settingOf.set(
-          z.name,
-          new cloudflare.ZoneSetting(
-            `zone-websockets-${z.name}`,
-            { zoneId: z.id, settingId: "websockets", value: "on" },
-            // retainOnDelete: a zone's WebSockets setting is the zone's, not this stack's. Other
-            // hostnames of the zone (other stacks, other apps) may rely on it, so removing the
-            // resource or destroying the stack leaves WebSockets on instead of resetting them.
-            { retainOnDelete: true, dependsOn: preflight },
-          ),
-        );
-      }
-      for (const [hostname, id] of Object.entries(zoneIds)) {
-        const z = zones.find((x) => x.id === id)!;
-        zoneSettings[hostname] = settingOf.get(z.name)!;
-      }
-    }
-  }
-
-  // One password per MQTT user (the monitor user too) for the whole stack: clients use the same
-  // credentials on any host.
-  // A user's passwordVersion is the keeper of that password alone: changing it replaces this one
-  // RandomPassword (a new password), and the broker reloads the password file in place. Users
-  // without one have no keepers, as before the key existed, so no password changes on upgrade.
-  const passwords: Record<string, pulumi.Output<string>> = {};
-  const users: { name: string; passwordVersion?: string }[] = [...cfg.broker.users];
-  if (cfg.broker.monitorUser) users.push({ name: cfg.broker.monitorUser });
-  for (const { name, passwordVersion } of users) {
-    passwords[name] = new random.RandomPassword(
-      `mqtt-password-${name}`,
-      {
-        length: 32,
-        special: false,
-        ...(passwordVersion === undefined ? {} : { keepers: { passwordVersion } }),
-      },
-      { dependsOn: preflight },
-    ).result;
-  }
-
+  const { zones, preflight } =
+    cfg.tunnel.mode === "managed" ? declareZones(cfg.tunnel) : { zones: {}, preflight: undefined };
+  const passwords = declarePasswords(cfg.broker, preflight);
   const edgeHosts = cfg.hosts.map(
     (host) =>
       new EdgeHost(host.name, {
-        project: cfg.project,
-        stack: cfg.stack,
+        ...cfg,
         host,
-        tunnel: cfg.tunnel,
-        broker: cfg.broker,
         passwords,
-        tunnelToken: cfg.tunnelToken,
-        zoneIds,
-        zoneSettings,
+        zones,
         preflight,
         dockerTls: cfg.dockerTls[host.name],
-        protect: cfg.protect,
-        swarm: cfg.swarm,
       }),
   );
 
   const first = edgeHosts[0];
   return {
-    websocketUrl: first.summary.apply((s) => s.websocketUrls[0]),
+    websocketUrl: pulumi.output(first.outputs.websocketUrl),
     tunnelId: first.tunnelId,
     tunnelToken: first.token ? pulumi.secret(first.token) : undefined,
     mqttCredentials: pulumi.secret(pulumi.output(passwords)),
@@ -135,6 +61,78 @@ export function deployStack(cfg: StackConfig): StackOutputs {
       : undefined,
     edgeHosts,
   };
+}
+
+/**
+ * One password per MQTT user (the monitor user too) for the whole stack: clients use the same
+ * credentials on any host. A user's passwordVersion is the keeper of that password alone:
+ * changing it replaces this one RandomPassword (a new password), and the broker reloads the
+ * password file in place. Users without one have no keepers, as before the key existed, so no
+ * password changes on upgrade.
+ */
+function declarePasswords(
+  broker: BrokerConfig,
+  preflight: pulumi.Input<pulumi.Resource[]> | undefined,
+): Record<string, pulumi.Output<string>> {
+  const users: { name: string; passwordVersion?: string }[] = [...broker.users];
+  if (broker.monitorUser) users.push({ name: broker.monitorUser });
+  const passwords: Record<string, pulumi.Output<string>> = {};
+  for (const { name, passwordVersion } of users) {
+    passwords[name] = new random.RandomPassword(
+      `mqtt-password-${name}`,
+      {
+        length: 32,
+        special: false,
+        ...(passwordVersion === undefined ? {} : { keepers: { passwordVersion } }),
+      },
+      { dependsOn: preflight },
+    ).result;
+  }
+  return passwords;
+}
+
+/**
+ * managed mode: each zone the public hostnames are in (config resolved them to zone names),
+ * declared once: its id (`tunnel.zoneId`, or a lookup by name), the preflight over all of them
+ * and, with `manageZoneSettings`, its WebSockets setting. Keyed by zone name.
+ */
+function declareZones(tunnel: TunnelConfig): {
+  zones: Record<string, DeclaredZone>;
+  preflight: pulumi.Output<pulumi.Resource[]>;
+} {
+  const names = [...new Set(Object.values(tunnel.hostnameZones))];
+  const ids = names.map((name) => ({
+    name,
+    id: tunnel.zoneId
+      ? pulumi.output(tunnel.zoneId)
+      : cloudflare.getZoneOutput({ filter: { name } }).id,
+  }));
+  const preflight = zonePreflight(ids, tunnel.manageZoneSettings);
+  const zones: Record<string, DeclaredZone> = {};
+  for (const { name, id } of ids) {
+    zones[name] = {
+      id,
+      ready: tunnel.manageZoneSettings ? zoneWebsockets(name, id, preflight) : undefined,
+    };
+  }
+  return { zones, preflight };
+}
+
+/**
+ * The zone's WebSockets setting, declared on. retainOnDelete: the setting is the zone's, not
+ * this stack's. Other hostnames of the zone (other stacks, other apps) may rely on it, so
+ * removing the resource or destroying the stack leaves WebSockets on instead of resetting them.
+ */
+function zoneWebsockets(
+  name: string,
+  zoneId: pulumi.Output<string>,
+  preflight: pulumi.Output<pulumi.Resource[]>,
+): cloudflare.ZoneSetting {
+  return new cloudflare.ZoneSetting(
+    `zone-websockets-${name}`,
+    { zoneId, settingId: "websockets", value: "on" },
+    { retainOnDelete: true, dependsOn: preflight },
+  );
 }
 
 /**

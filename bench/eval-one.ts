@@ -7,6 +7,7 @@ import "../tuning";
 import { benchMocks, report } from "./mocks";
 import { parseConfig } from "../config";
 import { deployStack } from "../program";
+import * as pulumi from "@pulumi/pulumi";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   await report(
     n,
     started,
-    outputs.edgeHosts.map((h) => h.summary),
+    outputs.edgeHosts.map((h) => pulumi.output(h.outputs)),
     registered,
   );
 }

@@ -1,14 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { AclRule, MqttUser, PortPublish } from "../config";
+import type { BrokerConfig, PortPublish } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { contentHash } from "./contentHash";
 import {
   CONTAINER_SPEC_DEFAULTS,
-  LOG_OPTS,
-  RESTART,
   SECURITY_OPTS,
   SERVICE_TASK_DEFAULTS,
+  hardenedContainer,
 } from "./hardening";
 import { listeningCheck } from "./healthchecks";
 import { labelList } from "./labels";
@@ -98,49 +97,52 @@ function healthcheck(websocketPort: number) {
   };
 }
 
-export interface MqttBrokerArgs {
-  /** Image to run. Pinned; never "latest". Config default: `broker.image` (eclipse-mosquitto). */
-  readonly image: string;
+/** The keys of `mqtt-edge:broker` the broker reads, as the config states them. */
+type BrokerSlice = Pick<
+  BrokerConfig,
+  | "image"
+  | "websocketPort"
+  | "allowAnonymous"
+  | "anonymousAcl"
+  | "users"
+  | "patterns"
+  | "persistence"
+  | "maxConnections"
+  | "messageSizeLimit"
+  | "maxKeepalive"
+  | "monitorUser"
+  | "memoryMb"
+  | "tcp"
+  | "websocket"
+>;
+
+/**
+ * `mqtt-edge:broker` (its defaults and their reasons: config/defaults.ts), plus where the broker
+ * runs. `tcp.publish` and `websocket.publish` publish a listener on the Docker host.
+ */
+export interface MqttBrokerArgs extends BrokerSlice {
   /** Container and volume name prefix; unique per stack and host. */
   readonly physicalName: string;
   /** Internal network the broker joins; connectors reach it as `alias`. */
   readonly network: pulumi.Input<string>;
   /** DNS alias on that network (EdgeHost passes BROKER_ALIAS, "mosquitto"). */
   readonly alias: string;
-  /** MQTT over WebSockets listener (what cloudflared proxies to). Config default 9001. */
-  readonly websocketPort: number;
-  /** Let clients connect without a user name. Config default false. */
-  readonly allowAnonymous: boolean;
-  /** What anonymous clients may do when allowAnonymous is true (config default `readwrite #`). */
-  readonly anonymousAcl: AclRule[];
-  /** MQTT users and their ACLs. Config default: one user "client" (readwrite clients/client/#). */
-  readonly users: MqttUser[];
   /** Generated password per user name (the monitor user's too); secret. */
   readonly passwords: Record<string, pulumi.Input<string>>;
-  /** ACL patterns for every client (`%u`, `%c`). Config default none. */
-  readonly patterns: AclRule[];
-  /** A named data volume for retained messages and sessions. Config default true. */
-  readonly persistence: boolean;
-  /** `max_connections` per listener. Config default 1000. */
-  readonly maxConnections: number;
-  /** `message_size_limit`, in bytes. Config default 262144. */
-  readonly messageSizeLimit: number;
-  /** `max_keepalive`, in seconds. Config default 60. */
-  readonly maxKeepalive: number;
-  /** A user that may read `$SYS/#` only; needs a password in `passwords` like the others. */
-  readonly monitorUser?: string;
-  /** Memory limit, MiB (no swap). Config default 256. */
-  readonly memoryMb: number;
-  /** Publish 1883 on the Docker host (e.g. 127.0.0.1:1883). Absent: not published. */
-  readonly tcpPublish?: PortPublish;
-  /** Publish the WebSocket listener on the Docker host. Absent: not published. */
-  readonly websocketPublish?: PortPublish;
-  /** Protect the data volume from deletion (and retain it on delete). Config default false. */
+  /** Protect the data volume from deletion (and retain it on delete): `mqtt-edge:protect`. */
   readonly protect?: boolean;
   /** Docker labels put on every object of the broker (stackLabels). */
   readonly labels: Record<string, string>;
   /** Run as a swarm service with this placement instead of a container. Absent: a container. */
   readonly swarm?: SwarmPlacement;
+}
+
+/** What the container builders of one broker share. */
+interface BrokerContext {
+  name: string;
+  args: MqttBrokerArgs;
+  labels: { label: string; value: string }[];
+  dataVolume?: docker.Volume;
 }
 
 /**
@@ -158,10 +160,11 @@ export class MqttBroker extends pulumi.ComponentResource {
   public readonly aclFile: string;
   /** The password file; secret. */
   public readonly passwordFile: pulumi.Output<string>;
+  /** Whether there is any user, and so a password file. */
+  private readonly hasUsers: boolean;
 
   constructor(name: string, args: MqttBrokerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPES.broker, name, {}, opts);
-    const alias = args.alias;
     const labels = labelList(args.labels);
     const names = [
       ...args.users.map((u) => u.name),
@@ -172,22 +175,9 @@ export class MqttBroker extends pulumi.ComponentResource {
         throw new pulumi.ResourceError(`no password for MQTT user "${user}"`, this);
       }
     }
-
-    this.mosquittoConf = renderMosquittoConf({
-      allowAnonymous: args.allowAnonymous,
-      persistence: args.persistence,
-      websocketPort: args.websocketPort,
-      maxConnections: args.maxConnections,
-      messageSizeLimit: args.messageSizeLimit,
-      maxKeepalive: args.maxKeepalive,
-      passwordFile: names.length > 0,
-    });
-    this.aclFile = renderAclFile({
-      users: args.users,
-      patterns: args.patterns,
-      anonymous: args.anonymousAcl,
-      monitorUser: args.monitorUser,
-    });
+    this.hasUsers = names.length > 0;
+    this.mosquittoConf = renderMosquittoConf({ ...args, passwordFile: this.hasUsers });
+    this.aclFile = renderAclFile({ ...args, anonymous: args.anonymousAcl });
     this.passwordFile = pulumi.secret(
       pulumi.all(names.map((n) => args.passwords[n])).apply((pw) =>
         renderPasswordFile(
@@ -204,11 +194,11 @@ export class MqttBroker extends pulumi.ComponentResource {
           { parent: this, protect: args.protect, retainOnDelete: args.protect },
         )
       : undefined;
-
+    const ctx: BrokerContext = { name, args, labels, dataVolume };
     this.containerName = args.swarm
-      ? this.declareService(name, args, args.swarm, alias, labels, dataVolume)
-      : this.declareContainer(name, args, alias, labels, names.length > 0, dataVolume);
-    this.internalUrl = pulumi.interpolate`ws://${alias}:${args.websocketPort}`;
+      ? this.declareService(ctx, args.swarm)
+      : this.declareContainer(ctx);
+    this.internalUrl = pulumi.interpolate`ws://${args.alias}:${args.websocketPort}`;
     this.registerOutputs({
       internalUrl: this.internalUrl,
       containerName: this.containerName,
@@ -216,34 +206,44 @@ export class MqttBroker extends pulumi.ComponentResource {
     });
   }
 
-  private declareContainer(
-    name: string,
-    args: MqttBrokerArgs,
-    alias: string,
-    labels: { label: string; value: string }[],
-    hasUsers: boolean,
-    dataVolume: docker.Volume | undefined,
-  ): pulumi.Output<string> {
-    // How the rendered files reach a read-only broker as uid 1883, mode 0600, with the pinned
-    // provider (@pulumi/docker 5.0.0, kreuzwerker v4.2.0):
-    // - it writes each upload as a tar entry with no owner and extracts it at `/`, so the daemon
-    //   makes it root:root (uploads[].owner/group exist only from @pulumi/docker 5.2.0, which no
-    //   released plugin serves here), and it refuses to extract into a read-only root filesystem;
-    // - so the files are uploaded into a config volume through a one-shot container, created
-    //   with the uploads, then started once to run `chown 1883:1883` on them and exit. It runs as
-    //   root with CAP_CHOWN alone, no network and no writable mount but that volume; the provider
-    //   waits for it to exit (`attach`), and the broker mounts the volume read-only.
-    // The files are never world-readable: 0600 (passwords, ACL) and 0640 (config) from the start.
+  /**
+   * Container mode: the writer hands the files to a config volume, then the broker starts on it
+   * (with a network of its own for published listeners).
+   */
+  private declareContainer(ctx: BrokerContext): pulumi.Output<string> {
     const configVolume = new docker.Volume(
-      `${name}-config`,
-      { name: `${args.physicalName}-mosquitto-config`, labels },
+      `${ctx.name}-config`,
+      { name: `${ctx.args.physicalName}-mosquitto-config`, labels: ctx.labels },
       { parent: this },
     );
+    const writer = this.configWriter(ctx, configVolume);
+    const container = this.brokerContainer(ctx, configVolume, writer);
+    return container.name;
+  }
+
+  /**
+   * How the rendered files reach a read-only broker as uid 1883, mode 0600, with the pinned
+   * provider (@pulumi/docker 5.0.0, kreuzwerker v4.2.0):
+   * - it writes each upload as a tar entry with no owner and extracts it at `/`, so the daemon
+   *   makes it root:root (uploads[].owner/group exist only from @pulumi/docker 5.2.0, which no
+   *   released plugin serves here), and it refuses to extract into a read-only root filesystem;
+   * - so the files are uploaded into a config volume through this one-shot container, created
+   *   with the uploads, then started once to run `chown 1883:1883` on them and exit. It runs as
+   *   root with CAP_CHOWN alone, no network and no writable mount but that volume; the provider
+   *   waits for it to exit (`attach`), and the broker mounts the volume read-only.
+   * The files are never world-readable: 0600 (passwords, ACL) and 0640 (config) from the start.
+   * Resolves to the writer once its chown succeeded.
+   */
+  private configWriter(
+    ctx: BrokerContext,
+    configVolume: docker.Volume,
+  ): pulumi.Output<docker.Container> {
+    const { name, args } = ctx;
     const uploads: docker.types.input.ContainerUpload[] = [
       { file: MOSQUITTO_PATHS.config, content: this.mosquittoConf, permissions: "0640" },
       { file: MOSQUITTO_PATHS.acl, content: this.aclFile, permissions: "0600" },
     ];
-    if (hasUsers) {
+    if (this.hasUsers) {
       uploads.push({
         file: MOSQUITTO_PATHS.passwords,
         content: this.passwordFile,
@@ -253,7 +253,7 @@ export class MqttBroker extends pulumi.ComponentResource {
     // Last, and chowned last: the broker's reloader acts on it (RELOADER_SCRIPT).
     const generation = passwordFileHash(
       pulumi
-        .all([this.mosquittoConf, this.aclFile, hasUsers ? this.passwordFile : ""])
+        .all([this.mosquittoConf, this.aclFile, this.hasUsers ? this.passwordFile : ""])
         .apply((files) => contentHash(files.join("\0"))),
     );
     uploads.push({ file: GENERATION_FILE, content: generation, permissions: "0600" });
@@ -278,93 +278,86 @@ export class MqttBroker extends pulumi.ComponentResource {
         mustRun: false,
         mounts: [{ target: "/mosquitto/config", type: "volume", source: configVolume.name }],
         uploads,
-        labels,
+        labels: ctx.labels,
       },
       { parent: this, deleteBeforeReplace: true, additionalSecretOutputs: ["uploads"] },
     );
     // The provider does not look at the exit code: a failed chown must stop the deploy here,
     // not as an unhealthy broker a minute later.
-    const writerDone = pulumi.all([writer.exitCode, writer.containerLogs]).apply(([code, logs]) => {
+    return pulumi.all([writer.exitCode, writer.containerLogs]).apply(([code, logs]) => {
       if (code !== undefined && code !== 0) {
         throw new pulumi.ResourceError(
           `${args.physicalName}-mosquitto-config-writer exited with ${code}: ${(logs ?? "").trim()}`,
           this,
         );
       }
-      return code;
+      return writer;
     });
+  }
+
+  /**
+   * The published listeners, and the network they need: Docker publishes no port of a container
+   * that sits on internal networks only. It is a bridge of its own with no NAT out (masquerading
+   * off), so the broker still gets no working route to the internet, and no other container
+   * joins it. None when nothing is published.
+   */
+  private publishing(ctx: BrokerContext): {
+    ports: docker.types.input.ContainerPort[];
+    network?: docker.Network;
+  } {
+    const { args } = ctx;
+    const ports: docker.types.input.ContainerPort[] = [];
+    const publish = (internal: number, p: PortPublish | undefined) => {
+      if (p) ports.push({ internal, external: p.port, ip: p.ip, protocol: "tcp" });
+    };
+    publish(MQTT_TCP_PORT, args.tcp?.publish);
+    publish(args.websocketPort, args.websocket?.publish);
+    if (ports.length === 0) return { ports };
+    const network = new docker.Network(
+      `${ctx.name}-publish`,
+      {
+        name: `${args.physicalName}-publish`,
+        driver: "bridge",
+        options: {
+          "com.docker.network.bridge.enable_ip_masquerade": "false",
+          "com.docker.network.bridge.enable_icc": "false",
+        },
+        labels: ctx.labels,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    return { ports, network };
+  }
+
+  /** The broker container, started by the reloader on the files the writer handed over. */
+  private brokerContainer(
+    ctx: BrokerContext,
+    configVolume: docker.Volume,
+    writer: pulumi.Output<docker.Container>,
+  ): docker.Container {
+    const { name, args } = ctx;
     // What mosquitto reads only at start (mosquitto.conf) and how it runs (the reloader) make
     // the config-hash label: a change to either replaces the broker. Users, passwords and ACLs
     // are not in it: a new set replaces only the writer, and the running broker reloads it.
     const startHash = contentHash(`${this.mosquittoConf}\0${RELOADER_SCRIPT}`);
-
-    const ports: docker.types.input.ContainerPort[] = [];
-    if (args.tcpPublish) {
-      ports.push({
-        internal: MQTT_TCP_PORT,
-        external: args.tcpPublish.port,
-        ip: args.tcpPublish.ip,
-        protocol: "tcp",
-      });
-    }
-    if (args.websocketPublish) {
-      ports.push({
-        internal: args.websocketPort,
-        external: args.websocketPublish.port,
-        ip: args.websocketPublish.ip,
-        protocol: "tcp",
-      });
-    }
-
-    // Docker publishes no port of a container that sits on internal networks only. A published
-    // listener therefore needs a bridge network of its own; it has no NAT out (masquerading
-    // off), so the broker still gets no working route to the internet, and no other container
-    // joins it.
-    const networks: docker.types.input.ContainerNetworksAdvanced[] = [
-      { name: args.network, aliases: [alias] },
-    ];
-    if (ports.length > 0) {
-      const publishNetwork = new docker.Network(
-        `${name}-publish`,
-        {
-          name: `${args.physicalName}-publish`,
-          driver: "bridge",
-          options: {
-            "com.docker.network.bridge.enable_ip_masquerade": "false",
-            "com.docker.network.bridge.enable_icc": "false",
-          },
-          labels,
-        },
-        { parent: this, deleteBeforeReplace: true },
-      );
-      networks.push({ name: publishNetwork.name });
-    }
-
+    const { ports, network } = this.publishing(ctx);
     const mounts: docker.types.input.ContainerMount[] = [
       { target: "/mosquitto/config", type: "volume", source: configVolume.name, readOnly: true },
     ];
-    if (dataVolume)
-      mounts.push({ target: "/mosquitto/data", type: "volume", source: dataVolume.name });
-
-    const container = new docker.Container(
+    if (ctx.dataVolume)
+      mounts.push({ target: "/mosquitto/data", type: "volume", source: ctx.dataVolume.name });
+    return new docker.Container(
       `${name}-mosquitto`,
       {
+        ...hardenedContainer({ uid: MOSQUITTO_UID, memoryMb: args.memoryMb }),
         name: `${args.physicalName}-mosquitto`,
         image: args.image,
         entrypoints: ["/bin/sh", "-c", RELOADER_SCRIPT, "mqtt-edge-reloader"],
         command: ["/usr/sbin/mosquitto", "-c", MOSQUITTO_PATHS.config],
-        user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
-        readOnly: true,
-        capabilities: { drops: ["ALL"] },
-        securityOpts: SECURITY_OPTS,
-        memory: args.memoryMb,
-        // The daemon sets memory+swap to twice the limit when none is given, and the provider
-        // then reports a diff on every preview: equal to `memory` means no swap, and no diff.
-        memorySwap: args.memoryMb,
-        restart: RESTART,
-        logDriver: "json-file",
-        logOpts: { ...LOG_OPTS },
-        networksAdvanced: networks,
+        networksAdvanced: [
+          { name: args.network, aliases: [args.alias] },
+          ...(network ? [{ name: network.name }] : []),
+        ],
         ports,
         mounts,
         healthcheck: healthcheck(args.websocketPort),
@@ -373,7 +366,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         // Stop with SIGTERM and time to write the persistence file; the provider's default of 0
         // kills mosquitto and loses what changed since the last autosave.
         destroyGraceSeconds: 10,
-        labels: [...labels, { label: "dev.mqtt-edge.config-hash", value: startHash }],
+        labels: [...ctx.labels, { label: "dev.mqtt-edge.config-hash", value: startHash }],
       },
       {
         parent: this,
@@ -381,92 +374,20 @@ export class MqttBroker extends pulumi.ComponentResource {
         deleteBeforeReplace: true,
         // After the writer, and only once its chown succeeded. A dependency on the resource, not
         // on one of its outputs: a replaced writer (a new file set) does not replace the broker.
-        dependsOn: writerDone.apply(() => [writer]),
+        dependsOn: writer.apply((w) => [w]),
       },
     );
-    return container.name;
   }
 
   /**
-   * Swarm: the rendered files become a Docker config (mosquitto.conf, ACL) and a Docker secret
-   * (password file), mounted owned by mosquitto. Both are immutable, so their names carry a
-   * content hash and a change makes new ones that the service rolls over to.
+   * Swarm: the broker as a service of one replica, its files mounted from Docker configs and a
+   * secret (serviceFiles).
    */
-  private declareService(
-    name: string,
-    args: MqttBrokerArgs,
-    swarm: SwarmPlacement,
-    alias: string,
-    labels: { label: string; value: string }[],
-    dataVolume: docker.Volume | undefined,
-  ): pulumi.Output<string> {
-    // The provider replaces a ServiceConfig delete-before-replace (pulumi-docker 5.0.0 sets
-    // DeleteBeforeReplace for docker_config), and the engine refuses to delete a config that
-    // the service still names: a new ACL under the same resource name failed `pulumi up`
-    // (tests/e2e/swarm.test.ts). With the content hash in the resource name too, new content
-    // is a new resource, created before the service update; the old one goes at the end of the
-    // update, once the service no longer names it. The alias adopts the hash-less name of
-    // earlier versions, so upgrading changes nothing.
-    const dockerConfig = (role: string, text: string) =>
-      new docker.ServiceConfig(
-        `${name}-${role}-${contentHash(text)}`,
-        {
-          name: `${args.physicalName}-mosquitto-${role}-${contentHash(text)}`,
-          data: Buffer.from(text).toString("base64"),
-          labels,
-        },
-        { parent: this, aliases: [{ name: `${name}-${role}` }] },
-      );
-    const conf = dockerConfig("conf", this.mosquittoConf);
-    const acl = dockerConfig("acl", this.aclFile);
-    const uid = String(MOSQUITTO_UID);
-    const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [
-      {
-        configId: conf.id,
-        configName: conf.name,
-        fileName: MOSQUITTO_PATHS.config,
-        fileUid: uid,
-        fileGid: uid,
-        fileMode: 0o440,
-      },
-      {
-        configId: acl.id,
-        configName: acl.name,
-        fileName: MOSQUITTO_PATHS.acl,
-        fileUid: uid,
-        fileGid: uid,
-        fileMode: 0o400,
-      },
-    ];
-    const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
-    if (args.users.length || args.monitorUser) {
-      // The hash is of the hashed password file: it names a version, it reveals nothing.
-      // A secret in use cannot be deleted, and the provider replaces this one delete-first
-      // (its new name is unknown when the engine plans: it hashes new passwords). So, as for
-      // the configs, a new user set is a new resource: its name carries a hash of what makes
-      // the passwords (names, passwordVersions), known when the program runs; the alias adopts
-      // the name of earlier versions. A password replaced by other means (`up --replace`)
-      // keeps the name and still fails; change the user's passwordVersion instead.
-      const passwordSet = contentHash(
-        JSON.stringify([
-          args.users.map((u) => [u.name, u.passwordVersion ?? null]),
-          args.monitorUser,
-        ]),
-      );
-      secrets.push(
-        swarmSecretFile(this, `${name}-passwd-${passwordSet}`, {
-          aliases: [{ name: `${name}-passwd` }],
-          namePrefix: `${args.physicalName}-mosquitto-passwd`,
-          content: this.passwordFile,
-          hash: passwordFileHash(this.passwordFile.apply(contentHash)),
-          labels,
-          fileName: MOSQUITTO_PATHS.passwords,
-          uid: MOSQUITTO_UID,
-        }),
-      );
-    }
-    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = dataVolume
-      ? [{ target: "/mosquitto/data", type: "volume", source: dataVolume.name }]
+  private declareService(ctx: BrokerContext, swarm: SwarmPlacement): pulumi.Output<string> {
+    const { name, args, labels } = ctx;
+    const { configs, secrets } = this.serviceFiles(ctx);
+    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = ctx.dataVolume
+      ? [{ target: "/mosquitto/data", type: "volume", source: ctx.dataVolume.name }]
       : [];
     const service = new docker.Service(
       `${name}-mosquitto`,
@@ -486,7 +407,7 @@ export class MqttBroker extends pulumi.ComponentResource {
             healthcheck: healthcheck(args.websocketPort),
             labels,
           },
-          networksAdvanceds: [{ name: args.network, aliases: [alias] }],
+          networksAdvanceds: [{ name: args.network, aliases: [args.alias] }],
           placement: { constraints: swarm.constraints },
           resources: { limits: { memoryBytes: args.memoryMb * 1024 * 1024 } },
           ...SERVICE_TASK_DEFAULTS,
@@ -500,5 +421,72 @@ export class MqttBroker extends pulumi.ComponentResource {
       { parent: this },
     );
     return service.name;
+  }
+
+  /**
+   * Swarm: the rendered files become a Docker config (mosquitto.conf, ACL) and a Docker secret
+   * (password file), mounted owned by mosquitto. Both are immutable, so their names carry a
+   * content hash and a change makes new ones that the service rolls over to.
+   */
+  private serviceFiles(ctx: BrokerContext): {
+    configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[];
+    secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[];
+  } {
+    const { name, args, labels } = ctx;
+    // The provider replaces a ServiceConfig delete-before-replace (pulumi-docker 5.0.0 sets
+    // DeleteBeforeReplace for docker_config), and the engine refuses to delete a config that
+    // the service still names: a new ACL under the same resource name failed `pulumi up`
+    // (tests/e2e/swarm.test.ts). With the content hash in the resource name too, new content
+    // is a new resource, created before the service update; the old one goes at the end of the
+    // update, once the service no longer names it. The alias adopts the hash-less name of
+    // earlier versions, so upgrading changes nothing.
+    const uid = String(MOSQUITTO_UID);
+    const dockerConfig = (role: string, text: string, fileName: string, fileMode: number) => {
+      const config = new docker.ServiceConfig(
+        `${name}-${role}-${contentHash(text)}`,
+        {
+          name: `${args.physicalName}-mosquitto-${role}-${contentHash(text)}`,
+          data: Buffer.from(text).toString("base64"),
+          labels,
+        },
+        { parent: this, aliases: [{ name: `${name}-${role}` }] },
+      );
+      return {
+        configId: config.id,
+        configName: config.name,
+        fileName,
+        fileUid: uid,
+        fileGid: uid,
+        fileMode,
+      };
+    };
+    const configs = [
+      dockerConfig("conf", this.mosquittoConf, MOSQUITTO_PATHS.config, 0o440),
+      dockerConfig("acl", this.aclFile, MOSQUITTO_PATHS.acl, 0o400),
+    ];
+    if (!this.hasUsers) return { configs, secrets: [] };
+    // The hash is of the hashed password file: it names a version, it reveals nothing.
+    // A secret in use cannot be deleted, and the provider replaces this one delete-first
+    // (its new name is unknown when the engine plans: it hashes new passwords). So, as for
+    // the configs, a new user set is a new resource: its name carries a hash of what makes
+    // the passwords (names, passwordVersions), known when the program runs; the alias adopts
+    // the name of earlier versions. A password replaced by other means (`up --replace`)
+    // keeps the name and still fails; change the user's passwordVersion instead.
+    const passwordSet = contentHash(
+      JSON.stringify([
+        args.users.map((u) => [u.name, u.passwordVersion ?? null]),
+        args.monitorUser,
+      ]),
+    );
+    const secret = swarmSecretFile(this, `${name}-passwd-${passwordSet}`, {
+      aliases: [{ name: `${name}-passwd` }],
+      namePrefix: `${args.physicalName}-mosquitto-passwd`,
+      content: this.passwordFile,
+      hash: passwordFileHash(this.passwordFile.apply(contentHash)),
+      labels,
+      fileName: MOSQUITTO_PATHS.passwords,
+      uid: MOSQUITTO_UID,
+    });
+    return { configs, secrets: [secret] };
   }
 }

@@ -1,15 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PortPublish } from "../config";
+import type { PortPublish, TunnelConfig } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { contentHash } from "./contentHash";
-import {
-  CONTAINER_SPEC_DEFAULTS,
-  LOG_OPTS,
-  RESTART,
-  SECURITY_OPTS,
-  SERVICE_TASK_DEFAULTS,
-} from "./hardening";
+import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS, hardenedContainer } from "./hardening";
 import { labelList } from "./labels";
 import { type SwarmPlacement, swarmSecretFile } from "./swarm";
 
@@ -38,25 +32,25 @@ export type ConnectorTunnel =
   /** A TryCloudflare quick tunnel to `service`: no account, a random trycloudflare.com URL. */
   | { kind: "quick"; service: string; quickService?: string };
 
-export interface TunnelConnectorArgs {
-  /** cloudflared image. Pinned; never "latest". Config default: `tunnel.image` (cloudflared). */
-  readonly image: string;
+/**
+ * The keys of `mqtt-edge:tunnel` the connectors read, as the config states them (defaults and
+ * their reasons: config/defaults.ts): `image`, `edge` (`--edge` overrides), `memoryMb` (per
+ * connector, no swap) and `metrics` (each connector's metrics server published on the host at
+ * metricsHostPort; absent: not published).
+ */
+type ConnectorSlice = Pick<TunnelConfig, "image" | "edge" | "memoryMb" | "metrics">;
+
+export interface TunnelConnectorArgs extends ConnectorSlice {
   /** Container name prefix; unique per stack and host. */
   readonly physicalName: string;
   /** The tunnel to run: a named tunnel's token, or a quick tunnel to the broker. */
   readonly tunnel: ConnectorTunnel;
-  /** Number of cloudflared containers; Cloudflare balances across them. Config default 1. */
+  /** Number of cloudflared containers (`hosts[].replicas`); Cloudflare balances across them. */
   readonly replicas: number;
   /** The broker's internal network (to reach the origin). */
   readonly brokerNetwork: pulumi.Input<string>;
   /** A network with a route to Cloudflare's edge. */
   readonly egressNetwork: pulumi.Input<string>;
-  /** Override of the edge addresses (`--edge host:port`). Config default none (Cloudflare's). */
-  readonly edge: string[];
-  /** Memory limit per connector in MiB (no swap). Config default: `tunnel.memoryMb`, 128. */
-  readonly memoryMb: number;
-  /** Publish each connector's metrics server on the host (metricsHostPort). Absent: not. */
-  readonly metricsPublish?: PortPublish;
   /** Docker labels put on every container or service (stackLabels). */
   readonly labels: Record<string, string>;
   /** Run as one replicated swarm service, the token as a Docker secret file. Absent: containers. */
@@ -143,7 +137,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new pulumi.ResourceError(`replicas must be a positive integer, got ${replicas}`, this);
     }
-    if (args.swarm && args.metricsPublish) {
+    if (args.swarm && args.metrics) {
       throw new pulumi.ResourceError("swarm connectors cannot publish their metrics", this);
     }
     this.containerNames = args.swarm
@@ -157,7 +151,7 @@ export class TunnelConnector extends pulumi.ComponentResource {
       args.tunnel.kind === "token"
         ? [pulumi.secret(pulumi.interpolate`TUNNEL_TOKEN=${args.tunnel.token}`)]
         : undefined;
-    const publish = args.metricsPublish;
+    const publish = args.metrics?.publish;
     const command = connectorCommand(
       args.tunnel,
       args.edge,
@@ -176,20 +170,11 @@ export class TunnelConnector extends pulumi.ComponentResource {
       const container = new docker.Container(
         `${name}-${i}`,
         {
+          ...hardenedContainer({ uid: CLOUDFLARED_UID, memoryMb: args.memoryMb }),
           name: `${args.physicalName}-cloudflared-${i}`,
           image: args.image,
           command,
           envs,
-          user: `${CLOUDFLARED_UID}:${CLOUDFLARED_UID}`,
-          readOnly: true,
-          capabilities: { drops: ["ALL"] },
-          securityOpts: SECURITY_OPTS,
-          memory: args.memoryMb,
-          // Equal to `memory`: no swap, and no perpetual diff (see the broker).
-          memorySwap: args.memoryMb,
-          restart: RESTART,
-          logDriver: "json-file",
-          logOpts: { ...LOG_OPTS },
           networksAdvanced: connectorNetworks(args),
           ports: publish ? [metricsPort(publish, i)] : undefined,
           healthcheck: HEALTHCHECK,

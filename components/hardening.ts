@@ -1,3 +1,5 @@
+import type * as docker from "@pulumi/docker";
+
 /** Defaults every container and swarm task of the product gets; one place, so they cannot drift. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 export const SECURITY_OPTS = ["no-new-privileges:true"];
@@ -14,3 +16,24 @@ export const SERVICE_TASK_DEFAULTS = {
  * `sysctl` as unknown on every preview (a perpetual diff), an empty one as what it is.
  */
 export const CONTAINER_SPEC_DEFAULTS = { sysctl: {} };
+
+/**
+ * The hardening of every long-running container of the product (the broker, the connectors):
+ * an unprivileged user, a read-only root filesystem, no capabilities, no privilege gain, a memory
+ * limit without swap, restart unless stopped, rotated json-file logs.
+ */
+export function hardenedContainer(spec: { uid: number; memoryMb: number }) {
+  return {
+    user: `${spec.uid}:${spec.uid}`,
+    readOnly: true,
+    capabilities: { drops: ["ALL"] },
+    securityOpts: SECURITY_OPTS,
+    memory: spec.memoryMb,
+    // The daemon sets memory+swap to twice the limit when none is given, and the provider then
+    // reports a diff on every preview: equal to `memory` means no swap, and no diff.
+    memorySwap: spec.memoryMb,
+    restart: RESTART,
+    logDriver: "json-file",
+    logOpts: { ...LOG_OPTS },
+  } satisfies Partial<docker.ContainerArgs>;
+}

@@ -1,12 +1,12 @@
-export * from "./broker";
-export * from "./connector";
-export * from "./contentHash";
-export * from "./edgeHost";
-export * from "./hardening";
-export * from "./healthchecks";
-export * from "./labels";
-export * from "./network";
-export * from "./render";
-export * from "./swarm";
-export * from "./swarmProxy";
-export * from "./tunnel";
+/**
+ * The components a program composes, with their args, and what the stack outputs are made of.
+ * EdgeHost composes the others per Docker host; they are exported for programs that compose
+ * them differently.
+ */
+export { MqttBroker, type MqttBrokerArgs } from "./broker";
+export { TunnelConnector, type TunnelConnectorArgs, type ConnectorTunnel } from "./connector";
+export { EdgeHost, type EdgeHostArgs, type DeclaredZone, type HostOutputs } from "./edgeHost";
+export { PrivateNetwork, type PrivateNetworkArgs } from "./network";
+export type { ClientKit } from "./render";
+export { SwarmProxy, type SwarmProxyArgs } from "./swarmProxy";
+export { CloudflareTunnel, type CloudflareTunnelArgs, type TunnelHostname } from "./tunnel";

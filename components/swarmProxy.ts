@@ -1,47 +1,56 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  type EndpointMode,
-  type LetsEncryptConfig,
-  MANAGER_CONSTRAINT,
-  type SwarmImages,
-  type SwarmProxyKind,
-} from "../config";
+import { MANAGER_CONSTRAINT, type SwarmConfig, type SwarmProxyKind } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS } from "./hardening";
 import { labelList } from "./labels";
 
-/** The images of the frontend stack (`swarm.images`). */
-export type SwarmProxyImages = SwarmImages;
+/**
+ * The keys of `mqtt-edge:swarm` the frontend reads, as the config states them (defaults and their
+ * reasons: config/defaults.ts): `proxy` (`dockerflow`, seed 002's stack, or `traefik`), the
+ * overlay `network` suffix, `proxyReplicas` (1 with Traefik's ACME: one writer of acme.json),
+ * `letsencrypt`, `images`, the published `ports` (the control port 8080 never is), `endpointMode`
+ * and the managers' `dockerSocket` (mounted into the socket proxy only).
+ */
+type SwarmSlice = Pick<
+  SwarmConfig,
+  | "proxy"
+  | "network"
+  | "proxyReplicas"
+  | "letsencrypt"
+  | "images"
+  | "ports"
+  | "endpointMode"
+  | "dockerSocket"
+>;
 
-export interface SwarmProxyArgs {
+export interface SwarmProxyArgs extends SwarmSlice {
   /** Service, network and volume name prefix; unique per stack and host. */
   readonly physicalName: string;
-  /** `dockerflow` (seed 002's stack) or `traefik` (its maintained successor). Config default dockerflow. */
-  readonly proxy: SwarmProxyKind;
-  /** Suffix of the overlay network the proxy and the services it routes to share. Config default "main". */
-  readonly network: string;
-  /** Proxy replicas. With Traefik and ACME, 1: one writer of acme.json. Config default 2. */
-  readonly proxyReplicas: number;
-  /** Let's Encrypt certificates (the companion, or Traefik's ACME). Absent: none. */
-  readonly letsencrypt?: LetsEncryptConfig;
-  /** Images of the stack's services. Config defaults: DEFAULT_IMAGES (pinned). */
-  readonly images: SwarmProxyImages;
-  /** Published HTTP port. Config default 80. The control port 8080 never is published. */
-  readonly httpPort: number;
-  /** Published HTTPS port. Config default 443. */
-  readonly httpsPort: number;
-  /** `vip`, or `dnsrr` (with host-mode ports) for engines without IPVS. Config default vip. */
-  readonly endpointMode: EndpointMode;
-  /** The Docker socket on the managers, mounted into the socket proxy only. Config default /var/run/docker.sock. */
-  readonly dockerSocket: string;
   /** Docker labels put on every object of the stack (stackLabels). */
   readonly labels: Record<string, string>;
+}
+
+/** One service of the frontend stack. */
+interface FrontendService {
+  image: string;
+  env?: Record<string, string>;
+  args?: pulumi.Input<string>[];
+  networks: { name: pulumi.Input<string>; aliases: string[] }[];
+  constraints: string[];
+  replicas: number;
+  /** [published, target] pairs. */
+  ports?: number[][];
+  mounts?: docker.types.input.ServiceTaskSpecContainerSpecMount[];
+  labels?: Record<string, string>;
+  readOnly?: boolean;
 }
 
 /** Marks the one service allowed to mount the Docker socket (checked by the policy pack). */
 export const SOCKET_PROXY_ROLE = { "dev.mqtt-edge.role": "socket-proxy" };
 const MANAGER = MANAGER_CONSTRAINT;
+/** Where the listener and Traefik reach the Docker API: the socket proxy. */
+const DOCKER_API = "tcp://socket-proxy:2375";
 
 /**
  * Labels a service needs to be routed by the proxy: `com.df.*` for Docker Flow Proxy (read by the
@@ -91,94 +100,46 @@ export function bashArray(values: string[]): string {
 export class SwarmProxy extends pulumi.ComponentResource {
   /** The overlay network services join to be routed. */
   public readonly network: pulumi.Output<string>;
-  /** Origin the tunnel routes HTTP hostnames to. */
-  public readonly httpService: string;
+  /** Origin the tunnel routes HTTP hostnames to: the proxy, in either kind. */
+  public readonly httpService = "http://proxy:80";
   public readonly serviceNames: pulumi.Output<string>[] = [];
+  private readonly networks: docker.Network[];
 
-  constructor(name: string, args: SwarmProxyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(TYPES.swarmProxy, name, {}, opts);
+  constructor(
+    private readonly resourceName: string,
+    private readonly args: SwarmProxyArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super(TYPES.swarmProxy, resourceName, {}, opts);
     if (args.letsencrypt && args.letsencrypt.domains.length === 0) {
       throw new pulumi.ResourceError("letsencrypt needs at least one domain", this);
     }
     const p = args.physicalName;
     const labels = labelList(args.labels);
-    const child = { parent: this };
-    const publishMode = args.endpointMode === "dnsrr" ? "host" : "ingress";
-
+    const child = { parent: this, deleteBeforeReplace: true };
     const main = new docker.Network(
-      `${name}-main`,
+      `${resourceName}-main`,
       { name: `${p}-${args.network}`, driver: "overlay", attachable: true, labels },
-      { ...child, deleteBeforeReplace: true },
+      child,
     );
     // Only the socket proxy and its clients sit here; it has no route out.
     const socketNet = new docker.Network(
-      `${name}-socket`,
+      `${resourceName}-socket`,
       { name: `${p}-docker-api`, driver: "overlay", attachable: true, internal: true, labels },
-      { ...child, deleteBeforeReplace: true },
+      child,
     );
+    this.networks = [main, socketNet];
     this.network = main.name;
+    this.socketProxy(socketNet);
+    if (args.proxy === "dockerflow") this.dockerFlow(main, socketNet);
+    else this.traefik(main, socketNet);
+    this.registerOutputs({ network: this.network, serviceNames: this.serviceNames });
+  }
 
-    const service = (
-      role: string,
-      spec: {
-        image: string;
-        env?: Record<string, string>;
-        args?: pulumi.Input<string>[];
-        networks: { name: pulumi.Input<string>; aliases: string[] }[];
-        constraints: string[];
-        replicas: number;
-        ports?: number[][];
-        mounts?: docker.types.input.ServiceTaskSpecContainerSpecMount[];
-        labels?: Record<string, string>;
-        readOnly?: boolean;
-      },
-    ) => {
-      const s = new docker.Service(
-        `${name}-${role}`,
-        {
-          name: `${p}-${role}`,
-          labels: labelList({ ...args.labels, ...spec.labels }),
-          taskSpec: {
-            containerSpec: {
-              ...CONTAINER_SPEC_DEFAULTS,
-              image: spec.image,
-              env: spec.env,
-              args: spec.args,
-              mounts: spec.mounts,
-              readOnly: spec.readOnly,
-              capDrops: ["ALL"],
-              // The proxies bind 80/443 inside their containers.
-              capAdds: spec.ports?.length ? ["NET_BIND_SERVICE"] : undefined,
-              labels,
-            },
-            networksAdvanceds: spec.networks,
-            placement: { constraints: spec.constraints },
-            ...SERVICE_TASK_DEFAULTS,
-          },
-          mode: { replicated: { replicas: spec.replicas } },
-          endpointSpec: {
-            mode: args.endpointMode,
-            ports: spec.ports?.map(([publishedPort, targetPort]) => ({
-              publishedPort,
-              targetPort,
-              protocol: "tcp",
-              publishMode,
-            })),
-          },
-          convergeConfig: { delay: "2s", timeout: "3m" },
-        },
-        { ...child, dependsOn: [main, socketNet] },
-      );
-      this.serviceNames.push(s.name);
-      return s;
-    };
-
-    const volumeOf = (suffix: string) =>
-      new docker.Volume(`${name}-${suffix}`, { name: `${p}-${suffix}`, labels }, child);
-
-    // The Docker API, read-only and only the sections the listener or Traefik need (seed 001).
-    service("socket-proxy", {
-      image: args.images.socketProxy,
+  /** The Docker API, read-only and only the sections the listener or Traefik need (seed 001). */
+  private socketProxy(socketNet: docker.Network): void {
+    this.service("socket-proxy", {
+      image: this.args.images.socketProxy,
       env: {
         SERVICES: "1",
         TASKS: "1",
@@ -196,117 +157,169 @@ export class SwarmProxy extends pulumi.ComponentResource {
       mounts: [
         {
           type: "bind",
-          source: args.dockerSocket,
+          source: this.args.dockerSocket,
           target: "/var/run/docker.sock",
           readOnly: true,
         },
       ],
       labels: SOCKET_PROXY_ROLE,
     });
-    const dockerApi = "tcp://socket-proxy:2375";
-    const httpPort = args.httpPort;
-    const httpsPort = args.httpsPort;
+  }
 
-    if (args.proxy === "dockerflow") {
-      this.httpService = "http://proxy:80";
-      service("swarm-listener", {
-        image: args.images.swarmListener,
-        env: {
-          DOCKER_HOST: dockerApi,
-          // The seed writes DF_NOTIF_*; the listener image reads DF_NOTIFY_*.
-          DF_NOTIFY_CREATE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/reconfigure",
-          DF_NOTIFY_REMOVE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/remove",
-        },
-        networks: [
-          { name: main.name, aliases: ["swarm-listener"] },
-          { name: socketNet.name, aliases: ["swarm-listener"] },
-        ],
-        constraints: [MANAGER],
-        replicas: 1,
-        readOnly: true,
-      });
-      service("proxy", {
-        image: args.images.proxy,
-        env: { LISTENER_ADDRESS: "swarm-listener", MODE: "swarm" },
-        networks: [{ name: main.name, aliases: ["proxy"] }],
-        constraints: [MANAGER],
-        replicas: args.proxyReplicas,
-        // 8080 (reconfigure API) stays on the overlay network: publishing it would let anyone
-        // rewrite the routing table.
-        ports: [
-          [httpPort, 80],
-          [httpsPort, 443],
-        ],
-      });
-      if (args.letsencrypt) {
-        const le = args.letsencrypt;
-        const volume = volumeOf("letsencrypt");
-        service("letsencrypt-companion", {
-          image: args.images.letsencrypt,
-          env: {
-            DOMAIN_1: bashArray(le.domains),
-            DOMAIN_COUNT: "1",
-            CERTBOT_EMAIL: le.email,
-            PROXY_ADDRESS: "proxy",
-            CERTBOT_CRON_RENEW: bashArray(le.renewCron),
-          },
-          // The proxy forwards ACME challenges to the companion, on every proxy replica.
-          labels: {
-            ...routeLabels("dockerflow", {
-              service: "letsencrypt",
-              port: 80,
-              path: "/.well-known/acme-challenge",
-            }),
-            "com.df.distribute": "true",
-          },
-          networks: [{ name: main.name, aliases: ["letsencrypt-companion"] }],
-          // One instance, always on the node that keeps its certificates.
-          constraints: [le.node ? `node.hostname == ${le.node}` : MANAGER],
-          replicas: 1,
-          mounts: [{ type: "volume", source: volume.name, target: "/etc/letsencrypt" }],
-        });
-      }
-    } else {
-      this.httpService = "http://proxy:80";
-      const acme = args.letsencrypt;
-      const traefikArgs: pulumi.Input<string>[] = [
-        "--providers.swarm=true",
-        `--providers.swarm.endpoint=${dockerApi}`,
-        "--providers.swarm.exposedByDefault=false",
-        pulumi.interpolate`--providers.swarm.network=${main.name}`,
-        "--entrypoints.web.address=:80",
-        "--entrypoints.websecure.address=:443",
-        "--ping=true",
-        // No call home: a frontend on a private network has no business dialling out.
-        "--global.checkNewVersion=false",
-        "--global.sendAnonymousUsage=false",
-      ];
-      let mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] | undefined;
-      if (acme) {
-        const volume = volumeOf("letsencrypt");
-        mounts = [{ type: "volume", source: volume.name, target: "/letsencrypt" }];
-        traefikArgs.push(
-          `--certificatesresolvers.le.acme.email=${acme.email}`,
-          "--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json",
-          "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
-        );
-      }
-      service("proxy", {
-        image: args.images.traefik,
-        args: traefikArgs,
-        networks: [
-          { name: main.name, aliases: ["proxy"] },
-          { name: socketNet.name, aliases: ["traefik"] },
-        ],
-        constraints: acme?.node ? [`node.hostname == ${acme.node}`] : [MANAGER],
-        replicas: acme ? 1 : args.proxyReplicas,
-        ports: [
-          [httpPort, 80],
-          [httpsPort, 443],
-        ],
-        mounts,
-      });
+  /** Seed 002's stack: Swarm Listener, Docker Flow Proxy and the Let's Encrypt companion. */
+  private dockerFlow(main: docker.Network, socketNet: docker.Network): void {
+    const { args } = this;
+    this.service("swarm-listener", {
+      image: args.images.swarmListener,
+      env: {
+        DOCKER_HOST: DOCKER_API,
+        // The seed writes DF_NOTIF_*; the listener image reads DF_NOTIFY_*.
+        DF_NOTIFY_CREATE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/reconfigure",
+        DF_NOTIFY_REMOVE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/remove",
+      },
+      networks: [
+        { name: main.name, aliases: ["swarm-listener"] },
+        { name: socketNet.name, aliases: ["swarm-listener"] },
+      ],
+      constraints: [MANAGER],
+      replicas: 1,
+      readOnly: true,
+    });
+    this.service("proxy", {
+      image: args.images.proxy,
+      env: { LISTENER_ADDRESS: "swarm-listener", MODE: "swarm" },
+      networks: [{ name: main.name, aliases: ["proxy"] }],
+      constraints: [MANAGER],
+      replicas: args.proxyReplicas,
+      // 8080 (reconfigure API) stays on the overlay network: publishing it would let anyone
+      // rewrite the routing table.
+      ports: this.publishedPorts(),
+    });
+    const le = args.letsencrypt;
+    if (!le) return;
+    this.service("letsencrypt-companion", {
+      image: args.images.letsencrypt,
+      env: {
+        DOMAIN_1: bashArray(le.domains),
+        DOMAIN_COUNT: "1",
+        CERTBOT_EMAIL: le.email,
+        PROXY_ADDRESS: "proxy",
+        CERTBOT_CRON_RENEW: bashArray(le.renewCron),
+      },
+      // The proxy forwards ACME challenges to the companion, on every proxy replica.
+      labels: {
+        ...routeLabels("dockerflow", {
+          service: "letsencrypt",
+          port: 80,
+          path: "/.well-known/acme-challenge",
+        }),
+        "com.df.distribute": "true",
+      },
+      networks: [{ name: main.name, aliases: ["letsencrypt-companion"] }],
+      // One instance, always on the node that keeps its certificates.
+      constraints: [le.node ? `node.hostname == ${le.node}` : MANAGER],
+      replicas: 1,
+      mounts: [{ type: "volume", source: this.volume("letsencrypt"), target: "/etc/letsencrypt" }],
+    });
+  }
+
+  /** Traefik in place of the three: its swarm provider and, with `letsencrypt`, its ACME. */
+  private traefik(main: docker.Network, socketNet: docker.Network): void {
+    const { args } = this;
+    const acme = args.letsencrypt;
+    const traefikArgs: pulumi.Input<string>[] = [
+      "--providers.swarm=true",
+      `--providers.swarm.endpoint=${DOCKER_API}`,
+      "--providers.swarm.exposedByDefault=false",
+      pulumi.interpolate`--providers.swarm.network=${main.name}`,
+      "--entrypoints.web.address=:80",
+      "--entrypoints.websecure.address=:443",
+      "--ping=true",
+      // No call home: a frontend on a private network has no business dialling out.
+      "--global.checkNewVersion=false",
+      "--global.sendAnonymousUsage=false",
+    ];
+    if (acme) {
+      traefikArgs.push(
+        `--certificatesresolvers.le.acme.email=${acme.email}`,
+        "--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json",
+        "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
+      );
     }
-    this.registerOutputs({ network: this.network, serviceNames: this.serviceNames });
+    this.service("proxy", {
+      image: args.images.traefik,
+      args: traefikArgs,
+      networks: [
+        { name: main.name, aliases: ["proxy"] },
+        { name: socketNet.name, aliases: ["traefik"] },
+      ],
+      constraints: acme?.node ? [`node.hostname == ${acme.node}`] : [MANAGER],
+      replicas: acme ? 1 : args.proxyReplicas,
+      ports: this.publishedPorts(),
+      mounts: acme
+        ? [{ type: "volume", source: this.volume("letsencrypt"), target: "/letsencrypt" }]
+        : undefined,
+    });
+  }
+
+  /** The proxy's published ports: `swarm.ports` to 80 and 443 inside. */
+  private publishedPorts(): number[][] {
+    return [
+      [this.args.ports.http, 80],
+      [this.args.ports.https, 443],
+    ];
+  }
+
+  /** A named volume of the stack; returns its name. */
+  private volume(suffix: string): pulumi.Output<string> {
+    const p = this.args.physicalName;
+    return new docker.Volume(
+      `${this.resourceName}-${suffix}`,
+      { name: `${p}-${suffix}`, labels: labelList(this.args.labels) },
+      { parent: this },
+    ).name;
+  }
+
+  /** One hardened service of the stack, on the stack's networks. */
+  private service(role: string, spec: FrontendService): docker.Service {
+    const { args } = this;
+    const s = new docker.Service(
+      `${this.resourceName}-${role}`,
+      {
+        name: `${args.physicalName}-${role}`,
+        labels: labelList({ ...args.labels, ...spec.labels }),
+        taskSpec: {
+          containerSpec: {
+            ...CONTAINER_SPEC_DEFAULTS,
+            image: spec.image,
+            env: spec.env,
+            args: spec.args,
+            mounts: spec.mounts,
+            readOnly: spec.readOnly,
+            capDrops: ["ALL"],
+            // The proxies bind 80/443 inside their containers.
+            capAdds: spec.ports?.length ? ["NET_BIND_SERVICE"] : undefined,
+            labels: labelList(args.labels),
+          },
+          networksAdvanceds: spec.networks,
+          placement: { constraints: spec.constraints },
+          ...SERVICE_TASK_DEFAULTS,
+        },
+        mode: { replicated: { replicas: spec.replicas } },
+        endpointSpec: {
+          mode: args.endpointMode,
+          ports: spec.ports?.map(([publishedPort, targetPort]) => ({
+            publishedPort,
+            targetPort,
+            protocol: "tcp",
+            publishMode: args.endpointMode === "dnsrr" ? "host" : "ingress",
+          })),
+        },
+        convergeConfig: { delay: "2s", timeout: "3m" },
+      },
+      { parent: this, dependsOn: this.networks },
+    );
+    this.serviceNames.push(s.name);
+    return s;
   }
 }

@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { TunnelConfig } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { buildIngress } from "./render";
 
@@ -16,7 +17,14 @@ export interface TunnelHostname {
   zoneReady?: pulumi.Resource;
 }
 
-export interface CloudflareTunnelArgs {
+/**
+ * The keys of `mqtt-edge:tunnel` the tunnel reads, as the config states them (defaults and their
+ * reasons: config/defaults.ts): `secretVersion` (changing it generates a new tunnel secret, set
+ * in place: a new token) and `access` (a Cloudflare Access service token on the MQTT hostnames).
+ */
+type TunnelSlice = Pick<TunnelConfig, "secretVersion" | "access">;
+
+export interface CloudflareTunnelArgs extends TunnelSlice {
   /** Cloudflare account id (`tunnel.accountId`). */
   readonly accountId: string;
   /** Tunnel name prefix; unique per stack and host so stacks never collide in one account. */
@@ -37,11 +45,7 @@ export interface CloudflareTunnelArgs {
   readonly httpHostnames: TunnelHostname[];
   /** Origin of the HTTP hostnames; needed when there are any. */
   readonly httpService?: string;
-  /** Changing it generates a new tunnel secret (set in place: a new token). Config default "1". */
-  readonly secretVersion: string;
-  /** Require a Cloudflare Access service token on the MQTT hostnames. Config default false. */
-  readonly access: boolean;
-  /** Protect the tunnel and DNS records from deletion. Config default false. */
+  /** Protect the tunnel and DNS records from deletion (`mqtt-edge:protect`). */
   readonly protect?: boolean;
   /** What the tunnel's resources wait for (the zone preflight): none is created if it fails. */
   readonly preflight?: pulumi.Input<pulumi.Resource[]>;
@@ -77,87 +81,21 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     if (args.mqttHostnames.length === 0) {
       throw new pulumi.ResourceError("a managed tunnel needs at least one hostname", this);
     }
-    const version = args.secretVersion;
-    // A RandomPassword, not a RandomBytes: random 4.21's RandomBytes uses its base64 value as the
-    // resource id, and ids are stored (and shown) in plain text. The tunnel secret is the bytes
-    // of 48 random alphanumerics (~285 bits), base64-encoded as the API wants (>= 32 bytes).
-    this.secret = new random.RandomPassword(
-      `${name}-secret`,
-      { length: TUNNEL_SECRET_LENGTH, special: false, keepers: { version } },
-      { parent: this, dependsOn: args.preflight },
-    );
-    const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
-      `${name}-tunnel`,
-      {
-        accountId: args.accountId,
-        // The version is in the name so the dashboard tells which secret a tunnel runs with.
-        // A new secret is set in place (same tunnel id and DNS records, a new token).
-        name: `${args.physicalName}-v${version}`,
-        configSrc: "cloudflare",
-        tunnelSecret: this.secret.result.apply((s) => Buffer.from(s, "utf8").toString("base64")),
-      },
-      {
-        parent: this,
-        protect: args.protect,
-        additionalSecretOutputs: ["tunnelSecret"],
-        dependsOn: args.preflight,
-      },
-    );
-    this.tunnel = tunnel;
-    this.tunnelId = tunnel.id;
-    this.cname = pulumi.interpolate`${tunnel.id}.cfargotunnel.com`;
-
-    const ingress = buildIngress({
-      mqttHostnames: args.mqttHostnames.map((h) => h.hostname),
-      brokerService: args.brokerService,
-      tcpHostname: args.tcpHostname?.hostname,
-      tcpService: args.tcpService,
-      httpHostnames: args.httpHostnames.map((h) => h.hostname),
-      httpService: args.httpService,
-    });
-    const allHostnames = [
-      ...args.mqttHostnames,
-      ...(args.tcpHostname ? [args.tcpHostname] : []),
-      ...args.httpHostnames,
-    ];
-    const zonesReady = [
-      ...new Set(allHostnames.flatMap((h) => (h.zoneReady ? [h.zoneReady] : []))),
-    ];
-    this.config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
-      `${name}-config`,
-      { accountId: args.accountId, tunnelId: tunnel.id, config: { ingresses: ingress } },
-      { parent: this, dependsOn: zonesReady },
-    );
-
-    this.dnsRecords = allHostnames.map(
-      (h) =>
-        new cloudflare.DnsRecord(
-          `${name}-dns-${h.hostname}`,
-          {
-            zoneId: h.zoneId,
-            name: h.hostname,
-            type: "CNAME",
-            content: this.cname,
-            proxied: true,
-            ttl: 1,
-            comment: args.comment,
-          },
-          {
-            parent: this,
-            protect: args.protect,
-            deleteBeforeReplace: true,
-            dependsOn: h.zoneReady ? [h.zoneReady] : [],
-          },
-        ),
-    );
+    this.secret = this.tunnelSecret(name, args);
+    this.tunnel = this.declareTunnel(name, args, this.secret);
+    this.tunnelId = this.tunnel.id;
+    this.cname = pulumi.interpolate`${this.tunnel.id}.cfargotunnel.com`;
+    const routes = this.declareRoutes(name, args);
+    this.config = routes.config;
+    this.dnsRecords = routes.dnsRecords;
 
     // The provider returns the token as plain text (pulumi-terraform-bridge#1051). dependsOn:
     // the token is read after the tunnel's secret is set (its id alone does not change on
     // rotation), and a preview that changes the tunnel shows the token as unknown.
     this.token = pulumi.secret(
       cloudflare.getZeroTrustTunnelCloudflaredTokenOutput(
-        { accountId: args.accountId, tunnelId: tunnel.id },
-        { parent: this, dependsOn: [tunnel] },
+        { accountId: args.accountId, tunnelId: this.tunnel.id },
+        { parent: this, dependsOn: [this.tunnel] },
       ).token,
     );
 
@@ -191,6 +129,94 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       tcpAccessClientId: this.tcpAccessClientId,
       tcpAccessClientSecret: this.tcpAccessClientSecret,
     });
+  }
+
+  /**
+   * A RandomPassword, not a RandomBytes: random 4.21's RandomBytes uses its base64 value as the
+   * resource id, and ids are stored (and shown) in plain text. The tunnel secret is the bytes of
+   * 48 random alphanumerics (~285 bits), base64-encoded as the API wants (>= 32 bytes).
+   */
+  private tunnelSecret(name: string, args: CloudflareTunnelArgs): random.RandomPassword {
+    return new random.RandomPassword(
+      `${name}-secret`,
+      { length: TUNNEL_SECRET_LENGTH, special: false, keepers: { version: args.secretVersion } },
+      { parent: this, dependsOn: args.preflight },
+    );
+  }
+
+  private declareTunnel(
+    name: string,
+    args: CloudflareTunnelArgs,
+    secret: random.RandomPassword,
+  ): cloudflare.ZeroTrustTunnelCloudflared {
+    return new cloudflare.ZeroTrustTunnelCloudflared(
+      `${name}-tunnel`,
+      {
+        accountId: args.accountId,
+        // The version is in the name so the dashboard tells which secret a tunnel runs with.
+        // A new secret is set in place (same tunnel id and DNS records, a new token).
+        name: `${args.physicalName}-v${args.secretVersion}`,
+        configSrc: "cloudflare",
+        tunnelSecret: secret.result.apply((s) => Buffer.from(s, "utf8").toString("base64")),
+      },
+      {
+        parent: this,
+        protect: args.protect,
+        additionalSecretOutputs: ["tunnelSecret"],
+        dependsOn: args.preflight,
+      },
+    );
+  }
+
+  /**
+   * The tunnel's ingress rules, and one proxied CNAME per public hostname; both wait for the
+   * zones' WebSockets settings where the stack manages them.
+   */
+  private declareRoutes(
+    name: string,
+    args: CloudflareTunnelArgs,
+  ): { config: cloudflare.ZeroTrustTunnelCloudflaredConfig; dnsRecords: cloudflare.DnsRecord[] } {
+    const ingress = buildIngress({
+      ...args,
+      mqttHostnames: args.mqttHostnames.map((h) => h.hostname),
+      tcpHostname: args.tcpHostname?.hostname,
+      httpHostnames: args.httpHostnames.map((h) => h.hostname),
+    });
+    const allHostnames = [
+      ...args.mqttHostnames,
+      ...(args.tcpHostname ? [args.tcpHostname] : []),
+      ...args.httpHostnames,
+    ];
+    const zonesReady = [
+      ...new Set(allHostnames.flatMap((h) => (h.zoneReady ? [h.zoneReady] : []))),
+    ];
+    const config = new cloudflare.ZeroTrustTunnelCloudflaredConfig(
+      `${name}-config`,
+      { accountId: args.accountId, tunnelId: this.tunnel.id, config: { ingresses: ingress } },
+      { parent: this, dependsOn: zonesReady },
+    );
+    const dnsRecords = allHostnames.map(
+      (h) =>
+        new cloudflare.DnsRecord(
+          `${name}-dns-${h.hostname}`,
+          {
+            zoneId: h.zoneId,
+            name: h.hostname,
+            type: "CNAME",
+            content: this.cname,
+            proxied: true,
+            ttl: 1,
+            comment: args.comment,
+          },
+          {
+            parent: this,
+            protect: args.protect,
+            deleteBeforeReplace: true,
+            dependsOn: h.zoneReady ? [h.zoneReady] : [],
+          },
+        ),
+    );
+    return { config, dnsRecords };
   }
 
   /**

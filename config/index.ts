@@ -12,7 +12,7 @@ import { defaultAnonymousAcl } from "./defaults";
 import { Problems } from "./problems";
 import { type ParsedKeys, type RawConfig, checkKnownKeys, readKeys } from "./read";
 import { bridgeAcl, checkBridgeRoute, checkBroker, probeAcl } from "./rules/broker";
-import { checkHostnames, resolveHosts } from "./rules/hosts";
+import { checkHostnames, hostnameZones, resolveHosts, writtenHostnames } from "./rules/hosts";
 import { checkSwarm } from "./rules/swarm";
 import { checkConnectorMetrics, checkTokenValue, checkTunnel } from "./rules/tunnel";
 import type { DockerTls, HostConfig, StackConfig } from "./types";
@@ -49,11 +49,12 @@ export function parseConfig(raw: RawConfig, allKeys: string[] = []): StackConfig
   if (keys.tunnel) checkTunnel(keys.tunnel, keys.hosts, token, problems);
   checkTokenValue(token, problems.at("tunnelToken"));
   if (keys.broker) checkBroker(keys.broker, problems.at("broker"));
-  const hosts = resolveHosts(keys.tunnel, keys.hosts, problems);
+  const names = writtenHostnames(keys.tunnel, keys.hosts, problems);
+  const zones = zonesOf(keys);
+  checkHostnames(keys.tunnel, keys.hosts, names, zones, keys.swarm, problems);
+  const hosts = resolveHosts(keys.tunnel, keys.hosts, names, problems);
   checkBridgeRoute(keys.broker, hosts, problems.at("broker", "bridge"));
   checkConnectorMetrics(keys.tunnel, keys.broker, hosts, problems);
-  const zones = zonesOf(keys);
-  checkHostnames(keys.tunnel, keys.hosts, hosts, zones, keys.swarm, problems);
   if (keys.swarm) {
     const ctx = { project: raw.project, stack: raw.stack, hosts, tunnel: keys.tunnel };
     checkSwarm(keys.swarm, { ...ctx, broker: keys.broker }, problems);
@@ -89,7 +90,10 @@ function stackConfig(
       accountId: tunnel.accountId,
       zones,
       zoneId: tunnel.zoneId,
-      hostnames: tunnel.hostname ?? [],
+      hostnameZones:
+        tunnel.mode === "managed"
+          ? hostnameZones(hosts, zones, keys.swarm?.enabled ? keys.swarm.httpHostnames : [])
+          : {},
       replicas: tunnel.replicas,
       image: tunnel.image,
       access: tunnel.access,

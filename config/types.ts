@@ -26,10 +26,13 @@ export interface TunnelConfig {
   accountId?: string;
   /** Zone names hostnames are matched against (longest suffix wins). */
   zones: string[];
-  /** Explicit zone id; skips the zone lookup. Only with a single zone. */
+  /** Explicit zone id of the one zone (`zones[0]`); skips the zone lookup. */
   zoneId?: string;
-  /** Hostnames served by the single default host (hosts may set their own). */
-  hostnames: string[];
+  /**
+   * managed mode: the zone name of every public hostname (MQTT, TCP and swarm HTTP), resolved
+   * once by the config; the program declares one lookup, preflight and setting per zone name.
+   */
+  hostnameZones: Record<string, string>;
   replicas: number;
   image: string;
   access: boolean;

@@ -51,8 +51,14 @@ export function checkTunnel(
 function checkManagedTunnel(t: TunnelInput, anyHostname: boolean, p: ProblemSink): void {
   if (!t.accountId)
     p.add("accountId", "required in managed mode (the Cloudflare account id, 32 hex characters)");
-  if (!t.zone && !t.zones?.length && !t.zoneId) {
-    p.add("zone", "required in managed mode (the zone name, such as example.com, or zoneId)");
+  if (!t.zone && !t.zones?.length) {
+    p.add(
+      "zone",
+      t.zoneId
+        ? "required with zoneId: the name of the zone that id belongs to, such as example.com " +
+            "(hostnames are checked against it and its resources are named after it)"
+        : "required in managed mode (the zone name, such as example.com)",
+    );
   }
   if (!anyHostname)
     p.add(

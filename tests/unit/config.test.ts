@@ -127,8 +127,40 @@ const BAD: BadCase[] = [
   {
     name: "duplicate hostnames",
     config: withTunnel({ hostname: ["mqtt.example.com", "mqtt.example.com"] }),
-    path: "mqtt-edge:tunnel.hostname",
+    path: "mqtt-edge:tunnel.hostname[1]",
     message: /duplicate hostname "mqtt.example.com"/,
+  },
+  {
+    // The tunnel's hostname goes to hosts[0]; a problem with it is still reported where the
+    // user wrote it, not at a hosts[0].hostname that is not in the stack config.
+    name: "bad tunnel.hostname beside a hosts list",
+    config: {
+      ...withTunnel({ hostname: "mqtt.other.org" }),
+      hosts: [{ name: "a" }],
+    },
+    path: "mqtt-edge:tunnel.hostname",
+    message: /"mqtt.other.org" is not inside zone "example.com"/,
+  },
+  {
+    name: "tunnel.hostname beside hosts[0].hostname",
+    config: {
+      ...withTunnel({ hostname: "mqtt.example.com" }),
+      hosts: [{ name: "a", hostname: "a.example.com" }],
+    },
+    path: "mqtt-edge:tunnel.hostname",
+    message: /not used: hosts\[0\] names its own hostname/,
+  },
+  {
+    // Without the zone's name, hostnames cannot be checked and zone resources had no name
+    // (a ZoneSetting named "zone-websockets-undefined").
+    name: "zoneId without zone",
+    config: withTunnel({
+      zone: undefined,
+      zoneId: "023e105f4ecef8ad9ca31a8372d0c353",
+      manageZoneSettings: true,
+    }),
+    path: "mqtt-edge:tunnel.zone",
+    message: /required with zoneId: the name of the zone that id belongs to/,
   },
   {
     name: "cloudflared latest",
@@ -1015,8 +1047,6 @@ describe("config defaults and accepted values", () => {
     assert.equal(c.inputs.ports, undefined);
     assert.equal(c.inputs.command[3], "127.0.0.1:2000");
     assert.ok(!("metricsUrls" in plain.outputs.hosts.local));
-    const s = (await resolve(plain.outputs.edgeHosts[0].summary)).value;
-    assert.ok(!("metricsUrls" in s));
   });
 
   test("the committed dev and prod stacks are valid", () => {

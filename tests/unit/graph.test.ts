@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
@@ -187,6 +188,7 @@ describe("zone preflight", () => {
           ...(managedConfig().tunnel as object),
           zone: undefined,
           zones: ["example.com", "example.org"],
+          hostname: undefined,
         },
         hosts: [
           { name: "a", hostname: ["mqtt.example.com", "mqtt2.example.com"] },
@@ -229,6 +231,20 @@ describe("zone preflight", () => {
     // No read of the setting: the resource makes it so.
     assert.equal(rec.calls.filter((c) => c.token === ZONE_SETTING).length, 0);
     assert.equal(rec.calls.filter((c) => c.token === BOT).length, 1);
+  });
+
+  test("tunnel.zoneId skips the lookup; the zone's resources carry the zone's name", async () => {
+    const zoneId = "023e105f4ecef8ad9ca31a8372d0c353";
+    const { rec } = await runProgram(
+      managedConfig({
+        tunnel: { ...(managedConfig().tunnel as object), zoneId, manageZoneSettings: true },
+      }),
+    );
+    assert.equal(rec.calls.filter((c) => c.token === INVOKES.zone).length, 0);
+    const [s] = rec.ofType(T.zoneSetting);
+    assert.equal(s.name, "zone-websockets-example.com");
+    assert.equal(s.inputs.zoneId, zoneId);
+    for (const r of rec.ofType(T.dnsRecord)) assert.equal(r.inputs.zoneId, zoneId);
   });
 
   test("quick, token and none modes read no zone", async () => {
@@ -505,14 +521,16 @@ describe("secrets", () => {
     }
   });
 
-  test("the summary holds no secret; hosts.<name> adds the URL and the token, secret", async () => {
+  test("hosts.<name> holds no secret but the token", async () => {
     const { outputs } = await runProgram(managedConfig());
-    const summary = await resolve(outputs.edgeHosts[0].summary);
+    const readable = Object.entries(outputs.hosts.local).filter(([k]) => k !== "tunnelToken");
+    const summary = await resolve(pulumi.output(Object.fromEntries(readable)));
     assert.equal(summary.secret, false);
     assert.deepEqual(summary.value, {
       name: "local",
       docker: "DOCKER_HOST or the local socket",
       mode: "managed",
+      websocketUrl: "wss://mqtt.example.com",
       websocketUrls: ["wss://mqtt.example.com"],
       tunnelId: "local-tunnel-tunnel-id",
       connectors: 2,
