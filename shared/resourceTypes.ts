@@ -40,6 +40,12 @@ export const INVOKES = {
   tunnelToken:
     "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken",
   zone: "cloudflare:index/getZone:getZone",
+  zones: "cloudflare:index/getZones:getZones",
+  tunnels: "cloudflare:index/getZeroTrustTunnelCloudflareds:getZeroTrustTunnelCloudflareds",
+  dnsRecords: "cloudflare:index/getDnsRecords:getDnsRecords",
+  accessApps: "cloudflare:index/getZeroTrustAccessApplications:getZeroTrustAccessApplications",
+  accessServiceTokens:
+    "cloudflare:index/getZeroTrustAccessServiceTokens:getZeroTrustAccessServiceTokens",
   zoneSetting: "cloudflare:index/getZoneSetting:getZoneSetting",
   botManagement: "cloudflare:index/getBotManagement:getBotManagement",
 } as const;

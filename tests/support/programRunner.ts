@@ -124,7 +124,24 @@ export class Recorder implements pulumi.runtime.Mocks {
       case INVOKES.tunnelToken:
         return { ...inputs, token: fakeToken(inputs.tunnelId) };
       case INVOKES.zone:
-        return { ...inputs, id: `zone-${inputs.filter?.name}`, name: inputs.filter?.name };
+        return { ...inputs, id: inputs.zoneId, status: "active", account: { id: FAKE_ACCOUNT } };
+      case INVOKES.zones:
+        return {
+          ...inputs,
+          results: [
+            {
+              id: `zone-${inputs.name}`,
+              name: inputs.name,
+              status: "active",
+              account: { id: FAKE_ACCOUNT },
+            },
+          ],
+        };
+      case INVOKES.tunnels:
+      case INVOKES.dnsRecords:
+      case INVOKES.accessApps:
+      case INVOKES.accessServiceTokens:
+        return { ...inputs, results: [] };
       case INVOKES.zoneSetting:
         if (inputs.settingId !== "websockets") break;
         return {

@@ -57,7 +57,7 @@ describe("fleet of Docker hosts", () => {
         "one token per tunnel",
       );
       assert.equal(
-        rec.calls.filter((c) => c.token.endsWith("getZone")).length,
+        rec.calls.filter((c) => c.token.endsWith("getZones")).length,
         1,
         "one zone lookup",
       );

@@ -41,11 +41,12 @@ function functionLengths(file: string): { name: string; lines: number }[] {
   return found;
 }
 
-test(`every function in config/, components/ and program.ts is under ${MAX_LINES} lines`, () => {
+test(`every function in config/, components/, program.ts and zones.ts is under ${MAX_LINES} lines`, () => {
   const all = [
     ...tsFiles(path.join(ROOT, "config")),
     ...tsFiles(path.join(ROOT, "components")),
     path.join(ROOT, "program.ts"),
+    path.join(ROOT, "zones.ts"),
   ].flatMap(functionLengths);
   for (const f of ["parseConfig", "deployStack", "declareZones", "declareRoutes", "configWriter"])
     assert.ok(

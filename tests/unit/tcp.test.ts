@@ -118,9 +118,7 @@ describe("tcpHostname in the graph", () => {
         tcpHostname: "t.example.net",
       }),
     );
-    const zones = rec.calls
-      .filter((c) => c.token.endsWith("getZone"))
-      .map((c) => c.inputs.filter.name);
+    const zones = rec.calls.filter((c) => c.token.endsWith("getZones")).map((c) => c.inputs.name);
     assert.deepEqual(zones.sort(), ["example.com", "example.net"]);
     const settings = rec.calls.filter((c) => c.token.endsWith("getZoneSetting"));
     assert.deepEqual(settings.map((c) => c.inputs.zoneId).sort(), [
