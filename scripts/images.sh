@@ -511,7 +511,7 @@ EOF
 }
 
 # ---- mqtt-edge-e2e/dockerflow-standin ---------------------------------------------------------
-# One image for the four Docker Flow roles of seed 002 (plus a labelled demo service): the real
+# One image for the three Docker Flow roles of seed 002 (plus a labelled demo service): the real
 # images cannot be pulled here. The role comes from the environment (ROLE), as the real images
 # take no arguments; see the header of scripts/standin/standin.js for each role's contract.
 # The node binary comes from the same npm cache as mqtt-client (no second download).
@@ -532,14 +532,14 @@ build_dockerflow_standin() {
   chown -R 0:0 "$r/app"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
-  # Root like the real images: the socket proxy opens docker.sock, letsencrypt writes its volume.
+  # Root like the real images: letsencrypt writes its volume.
   cat >"$ctx/build/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
 ENV PATH=/usr/local/bin:/usr/bin:/bin
-LABEL org.opencontainers.image.title="node $("$node_bin" --version) Docker Flow stand-in (ROLE=socket-proxy|swarm-listener|proxy|letsencrypt|demo)"
+LABEL org.opencontainers.image.title="node $("$node_bin" --version) Docker Flow stand-in (ROLE=swarm-listener|proxy|letsencrypt|demo)"
 WORKDIR /app
-EXPOSE 80 2375 8080 8000
+EXPOSE 80 8080 8000
 ENTRYPOINT ["node", "/app/standin.js"]
 EOF
   build_image "$standin" "$ctx"
