@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // mqtt-edge e2e stand-in for the Docker Flow frontend stack (seed 002).
 // No registry is reachable here, so the real images cannot be pulled; this one script, in the
-// image mqtt-edge-e2e/dockerflow-standin:1, plays each of them with the same environment
-// contract for the parts the end-to-end test exercises. Node built-ins only.
+// image mqtt-edge-e2e/dockerflow-standin (tag: scripts/images.json), plays each of them with the
+// same environment contract for the parts the end-to-end test exercises. Node built-ins only.
 //
 //   ROLE=swarm-listener  like dockerflow/docker-flow-swarm-listener  :8080
 //   ROLE=proxy           like dockerflow/docker-flow-proxy (MODE=swarm)  :80, :8080 (no :443)
