@@ -45,7 +45,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # shellcheck disable=SC2034  # used by the scripts that source this file
 CACHE_ROOT=${MQTT_EDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mqtt-edge}
 # shellcheck disable=SC2034
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." >/dev/null && pwd)
 # shellcheck disable=SC2034
 PINNED_NODE_VERSION=${MQTT_EDGE_NODE_VERSION:-22.23.3}
 
