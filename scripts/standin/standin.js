@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// mqtt-edge e2e stand-in for the Docker Flow frontend stack (seed 002) and its socket proxy.
+// mqtt-edge e2e stand-in for the Docker Flow frontend stack (seed 002).
 // No registry is reachable here, so the real images cannot be pulled; this one script, in the
-// image mqtt-edge-e2e/dockerflow-standin:1, plays each of them with the same environment
-// contract for the parts the end-to-end test exercises. Node built-ins only.
+// image mqtt-edge-e2e/dockerflow-standin (tag: scripts/images.json), plays each of them with the
+// same environment contract for the parts the end-to-end test exercises. Node built-ins only.
 //
-//   ROLE=socket-proxy    like tecnativa/docker-socket-proxy      :2375 -> $SOCKET_PATH
 //   ROLE=swarm-listener  like dockerflow/docker-flow-swarm-listener  :8080
 //   ROLE=proxy           like dockerflow/docker-flow-proxy (MODE=swarm)  :80, :8080 (no :443)
 //   ROLE=letsencrypt     like hamburml/docker-flow-letsencrypt    :80 (no ACME: offline)
@@ -20,7 +19,7 @@ const os = require("node:os");
 const dns = require("node:dns");
 const path = require("node:path");
 
-const ROLES = ["socket-proxy", "swarm-listener", "proxy", "letsencrypt", "demo"];
+const ROLES = ["swarm-listener", "proxy", "letsencrypt", "demo"];
 const ROLE = process.env.ROLE || "";
 const env = (k, d = "") => (process.env[k] === undefined || process.env[k] === "" ? d : process.env[k]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -78,79 +77,6 @@ function endToEnd(headers) {
   const out = {};
   for (const [k, v] of Object.entries(headers)) if (!HOP.has(k.toLowerCase())) out[k] = v;
   return out;
-}
-
-// ================================================================================================
-// socket-proxy: tecnativa/docker-socket-proxy's contract. HAProxy there allows GET/HEAD only
-// unless POST=1, then one API section per env flag (1 = allowed; EVENTS, PING, VERSION default
-// to 1, all others to 0), with an optional /vX.Y prefix; anything else gets 403.
-// ================================================================================================
-const SECTIONS = {
-  AUTH: "auth", BUILD: "build", COMMIT: "commit", CONFIGS: "configs", CONTAINERS: "containers",
-  DISTRIBUTION: "distribution", EVENTS: "events", EXEC: "exec", GRPC: "grpc", IMAGES: "images",
-  INFO: "info", NETWORKS: "networks", NODES: "nodes", PING: "_ping", PLUGINS: "plugins",
-  SECRETS: "secrets", SERVICES: "services", SESSION: "session", SWARM: "swarm", SYSTEM: "system",
-  TASKS: "tasks", VERSION: "version", VOLUMES: "volumes",
-};
-const SECTION_DEFAULTS = { EVENTS: "1", PING: "1", VERSION: "1" };
-// HAProxy's `env(X) -m bool`: true for a non-zero integer, false otherwise ("true" is false).
-function flag(name, dflt = "0") {
-  const v = env(name, dflt).trim();
-  if (!/^-?\d+$/.test(v)) {
-    log(`WARNING: ${name}=${JSON.stringify(v)} is not an integer; treated as 0 (like tecnativa's HAProxy)`);
-    return false;
-  }
-  return Number(v) !== 0;
-}
-const FORBIDDEN_403 = "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
-
-async function socketProxy() {
-  const socketPath = env("SOCKET_PATH", "/var/run/docker.sock");
-  const allowed = new Set();
-  for (const [k, sec] of Object.entries(SECTIONS)) if (flag(k, SECTION_DEFAULTS[k])) allowed.add(sec);
-  const post = flag("POST");
-  const allowStart = flag("ALLOW_START"), allowStop = flag("ALLOW_STOP"), allowRestarts = flag("ALLOW_RESTARTS");
-  log(`socket ${socketPath}; methods ${post ? "all" : "GET, HEAD"}; sections allowed: ${[...allowed].sort().join(", ") || "none"}`);
-  try { fs.accessSync(socketPath, fs.constants.R_OK | fs.constants.W_OK); } catch (e) {
-    log(`WARNING: ${socketPath} is not usable yet (${e.code}); is it bind-mounted?`);
-  }
-
-  function decide(method, rawPath) {
-    let p;
-    try { p = decodeURIComponent(rawPath.split("?")[0]); } catch { p = rawPath.split("?")[0]; }
-    const m = /^(?:\/v[\d.]+)?\/([^/]+)(\/.*)?$/i.exec(p);
-    const section = m ? m[1].toLowerCase() : "";
-    const rest = m && m[2] ? m[2] : "";
-    if (!(method === "GET" || method === "HEAD" || post)) return [false, section, "method"];
-    if (section === "containers") {
-      if (allowRestarts && /^\/[a-zA-Z0-9_.-]+\/(stop|restart|kill)$/.test(rest)) return [true, section];
-      if (allowStart && /^\/[a-zA-Z0-9_.-]+\/start$/.test(rest)) return [true, section];
-      if (allowStop && /^\/[a-zA-Z0-9_.-]+\/stop$/.test(rest)) return [true, section];
-    }
-    return [allowed.has(section), section, "section"];
-  }
-
-  const server = http.createServer((req, res) => {
-    const [ok, section, why] = decide(req.method, req.url);
-    if (!ok) {
-      log(`403 ${req.method} ${req.url} (${why === "method" ? "method not allowed" : `section '${section}' not enabled`})`);
-      send(res, 403, FORBIDDEN_403, "text/html");
-      req.resume();
-      return;
-    }
-    const up = http.request({ socketPath, path: req.url, method: req.method, headers: endToEnd(req.headers) }, (ur) => {
-      res.writeHead(ur.statusCode, ur.statusMessage, endToEnd(ur.headers));
-      res.flushHeaders();                 // streaming endpoints (events) send headers at once
-      ur.pipe(res);
-      ur.on("error", () => res.destroy());
-    });
-    up.on("error", (e) => { log(`502 ${req.method} ${req.url}: ${e.message}`); send(res, 502, `docker socket: ${e.message}\n`); });
-    res.on("close", () => up.destroy());  // client went away (e.g. an events stream): stop upstream
-    req.pipe(up);
-    if (section !== "_ping") log(`${req.method} ${req.url}`);
-  });
-  server.requestTimeout = 0;              // long-lived streams
-  await listen(server, 2375, "Docker API, filtered");
 }
 
 // ================================================================================================
@@ -664,7 +590,6 @@ async function demo() {
 
 // ================================================================================================
 const HEALTH = {
-  "socket-proxy": [2375, "/_ping"],
   "swarm-listener": [8080, "/v1/docker-flow-swarm-listener/ping"],
   proxy: [8080, "/v1/docker-flow-proxy/ping"],
   letsencrypt: [80, "/.well-known/acme-challenge/health"],
@@ -682,6 +607,6 @@ async function main() {
   }
   if (process.argv[2]) die(`unknown argument ${process.argv[2]} (only "health")`, 2);
   log(`stand-in (node ${process.version}, pid ${process.pid}, host ${os.hostname()})`);
-  await ({ "socket-proxy": socketProxy, "swarm-listener": swarmListener, proxy: proxyRole, letsencrypt, demo })[ROLE]();
+  await ({ "swarm-listener": swarmListener, proxy: proxyRole, letsencrypt, demo })[ROLE]();
 }
 main().catch((e) => die(e.stack || String(e)));

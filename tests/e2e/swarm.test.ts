@@ -39,18 +39,19 @@ import {
   startFakeCloudflare,
   until,
 } from "../support/e2eStack";
+import { e2eImage } from "../support/e2eImages";
 import { LoadFleet } from "../support/loadClients";
 
 const PORTS = { http: 18080, https: 18443 };
 const SWARM_IMAGES = {
-  swarmListener: "mqtt-edge-e2e/docker-flow-swarm-listener:1",
-  proxy: "mqtt-edge-e2e/docker-flow-proxy:1",
-  letsencrypt: "mqtt-edge-e2e/docker-flow-letsencrypt:1",
-  traefik: "mqtt-edge-e2e/traefik:v3.7.9",
-  socketProxy: "mqtt-edge-e2e/socket-proxy:2.6.12",
+  swarmListener: e2eImage("docker-flow-swarm-listener"),
+  proxy: e2eImage("docker-flow-proxy"),
+  letsencrypt: e2eImage("docker-flow-letsencrypt"),
+  traefik: e2eImage("traefik"),
+  socketProxy: e2eImage("socket-proxy"),
 };
 /** A labelled web service to route to (the stand-in's demo role). */
-const DEMO_IMAGE = "mqtt-edge-e2e/dockerflow-standin:1";
+const DEMO_IMAGE = e2eImage("dockerflow-standin");
 
 /** The swarm this suite needs, or an error naming the fix. */
 function requireSwarm(): { socket: string; nodeHostname: string } {

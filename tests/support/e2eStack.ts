@@ -20,14 +20,16 @@ import { describe, test } from "node:test";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { FakeCloudflareApi } from "./cloudflareApi";
+import { e2eImage } from "./e2eImages";
 
 export const ROOT = join(__dirname, "..", "..");
 export const ACCOUNT = "0123456789abcdef0123456789abcdef";
 /** 40-80 of [0-9A-Za-z_-], as the provider demands of an API token. */
 export const API_TOKEN = "e2e_fake_token_0123456789abcdefghijklmnopqrstuv";
+/** The broker and client images (scripts/images.json). */
 export const IMAGES = {
-  mosquitto: "mqtt-edge-e2e/mosquitto:2.0.11",
-  client: "mqtt-edge-e2e/mqtt-client:1",
+  mosquitto: e2eImage("mosquitto"),
+  client: e2eImage("mqtt-client"),
 };
 
 /** The path of `bin` on PATH, or undefined. */
@@ -138,10 +140,7 @@ export function requireTools(): { cloudflaredImage: string; cloudflared: string 
       `end-to-end tests need a Docker engine; none answers at DOCKER_HOST=${process.env.DOCKER_HOST ?? "(unset)"}: eval "$(bash scripts/engine.sh start a)"`,
     );
   }
-  const version = execFileSync("cloudflared", ["--version"], { encoding: "utf8" }).match(
-    /version (\S+)/,
-  )?.[1];
-  const cloudflaredImage = `mqtt-edge-e2e/cloudflared:${version}`;
+  const cloudflaredImage = e2eImage("cloudflared");
   for (const image of [IMAGES.mosquitto, IMAGES.client, cloudflaredImage]) {
     if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) {
       throw new Error(`end-to-end tests need the local image ${image}: bash scripts/images.sh`);
