@@ -10,7 +10,7 @@ import { deployStack } from "../program";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
-  const { registered } = await benchMocks();
+  const mocks = await benchMocks();
   const config: Record<string, string> = {
     "mqtt-edge:tunnel": JSON.stringify({
       mode: "managed",
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     n,
     started,
     outputs.edgeHosts.map((h) => h.summary),
-    registered,
+    mocks,
   );
 }
 
