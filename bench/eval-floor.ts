@@ -14,7 +14,7 @@ import * as random from "@pulumi/random";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
-  const { registered } = await benchMocks();
+  const mocks = await benchMocks();
   const started = process.hrtime.bigint();
   const accountId = "0123456789abcdef0123456789abcdef";
   const zoneId = cloudflare.getZoneOutput({ filter: { name: "example.com" } }).id;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       done.push(container.id);
     }
   }
-  await report(n, started, done, registered);
+  await report(n, started, done, mocks);
 }
 
 main().catch((e) => {

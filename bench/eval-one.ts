@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
-  const { registered } = await benchMocks();
+  const mocks = await benchMocks();
   const config: Record<string, string> = {
     "mqtt-edge:tunnel": JSON.stringify({
       mode: "managed",
@@ -41,12 +41,12 @@ async function main(): Promise<void> {
     Object.keys(config),
   );
   const outputs = deployStack(cfg);
-  // Every host summary waits on its broker and tunnel; then let the last registrations drain.
+  // Every host's outputs wait on its broker and tunnel; then let the last registrations drain.
   await report(
     n,
     started,
     outputs.edgeHosts.map((h) => pulumi.output(h.outputs)),
-    registered,
+    mocks,
   );
 }
 

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import * as pulumi from "@pulumi/pulumi";
 import * as analyzerGrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as analyzerPb from "@pulumi/pulumi/proto/analyzer_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
@@ -17,7 +18,7 @@ import { TYPE, UNKNOWN_STRING } from "./harness";
 const PACK_DIR = path.resolve(__dirname, "..");
 /** The engine's marker for a secret value on the wire. */
 const secret = (value: unknown) => ({
-  "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+  [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
   value,
 });
 

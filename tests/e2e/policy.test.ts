@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { after, before, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
@@ -41,8 +42,8 @@ const DNS_RECORD = TYPES.dnsRecord;
 const TUNNEL = TYPES.tunnel;
 /** The engine's marker of a secret value (secrets themselves are masked in the event log). */
 const SECRET_SIG = {
-  key: "4dabf18193072939515e22adb298388d",
-  value: "1b47061264138c4ac30d75fd1eb44270",
+  key: pulumi.runtime.specialSigKey,
+  value: pulumi.runtime.specialSecretSig,
 };
 
 /**

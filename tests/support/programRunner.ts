@@ -1,17 +1,31 @@
 /**
  * Runs the program under Pulumi mocks and records every registration: type, name, parent,
  * provider, dependencies and inputs (with secret markers kept), as the engine would see them.
- * Any provider function call the program is not expected to make fails the run.
+ * The provider's answers are tests/support/providerMocks.ts's; any provider function call the
+ * program is not expected to make fails the run, naming it.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_IMAGES, loadConfig } from "../../config";
 import { deployStack, type StackOutputs } from "../../program";
-import { INVOKES, TYPES } from "../../shared/resourceTypes";
+import { TYPES } from "../../shared/resourceTypes";
+import {
+  containsSecret,
+  FAKE_ACCOUNT,
+  type InvokeAnswer,
+  ProviderMocks,
+  unwrap,
+  type ZoneState,
+} from "./providerMocks";
 import { type StackConfigInput, toEngineConfig } from "./stackConfig";
 
-/** The Pulumi wire format's marker for a secret value. */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export {
+  type Call,
+  containsSecret,
+  FAKE_ACCOUNT,
+  fakeToken,
+  unwrap,
+  type ZoneState,
+} from "./providerMocks";
 
 export interface Registration {
   type: string;
@@ -37,128 +51,9 @@ export interface Registration {
   retainOnDelete: boolean;
 }
 
-export interface Call {
-  token: string;
-  inputs: Record<string, any>;
-}
-
-function isSecretMarker(v: unknown): v is { value: unknown } {
-  return (
-    typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
-  );
-}
-
-export function containsSecret(v: unknown): boolean {
-  if (isSecretMarker(v)) return true;
-  if (Array.isArray(v)) return v.some(containsSecret);
-  if (v && typeof v === "object") return Object.values(v).some(containsSecret);
-  return false;
-}
-
-export function unwrap(v: unknown): any {
-  if (isSecretMarker(v)) return unwrap(v.value);
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-  }
-  return v;
-}
-
-export const FAKE_ACCOUNT = "0123456789abcdef0123456789abcdef";
-
-/** A tunnel token as Cloudflare issues it: base64 JSON of account tag, tunnel id and secret. */
-export function fakeToken(tunnelId: string): string {
-  return Buffer.from(
-    JSON.stringify({ a: FAKE_ACCOUNT, t: tunnelId, s: Buffer.alloc(32, 7).toString("base64") }),
-  ).toString("base64");
-}
-
-/** Computed outputs a provider would add, per resource type. */
-function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
-  switch (type) {
-    case TYPES.password:
-      return { result: `pw-${name}-${"x".repeat(24)}` };
-    case TYPES.bytes:
-      return {
-        base64: Buffer.alloc(inputs.length ?? 32, 1).toString("base64"),
-        hex: "01".repeat(inputs.length ?? 32),
-      };
-    case TYPES.accessToken:
-      return { clientId: `${name}.access`, clientSecret: `secret-${name}` };
-    case TYPES.container:
-      return { name: inputs.name ?? name };
-    default:
-      return {};
-  }
-}
-
-/** What the mocked Cloudflare API answers for zone settings, per zone id (`zone-<name>`). */
-export interface ZoneState {
-  /** Zone ids whose `websockets` setting is "off" (default: "on" everywhere). */
-  websocketsOff?: string[];
-  /** Zone ids with Bot Fight Mode on (default: off everywhere). */
-  fightMode?: string[];
-}
-
-export class Recorder implements pulumi.runtime.Mocks {
+/** The provider mocks, keeping every registration as the engine would see it. */
+export class Recorder extends ProviderMocks {
   readonly registrations: Registration[] = [];
-  readonly calls: Call[] = [];
-
-  constructor(readonly zoneState: ZoneState = {}) {}
-
-  newResource(args: pulumi.runtime.MockResourceArgs): {
-    id: string | undefined;
-    state: Record<string, any>;
-  } {
-    const inputs = unwrap(args.inputs);
-    return {
-      id: args.custom === false ? undefined : `${args.name}-id`,
-      state: { ...inputs, ...computed(args.type, args.name, inputs) },
-    };
-  }
-
-  call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-    const inputs = unwrap(args.inputs);
-    this.calls.push({ token: args.token, inputs });
-    switch (args.token) {
-      case INVOKES.tunnelToken:
-        return { ...inputs, token: fakeToken(inputs.tunnelId) };
-      case INVOKES.zone:
-        return { ...inputs, id: inputs.zoneId, status: "active", account: { id: FAKE_ACCOUNT } };
-      case INVOKES.zones:
-        return {
-          ...inputs,
-          results: [
-            {
-              id: `zone-${inputs.name}`,
-              name: inputs.name,
-              status: "active",
-              account: { id: FAKE_ACCOUNT },
-            },
-          ],
-        };
-      case INVOKES.tunnels:
-      case INVOKES.dnsRecords:
-      case INVOKES.accessApps:
-      case INVOKES.accessServiceTokens:
-        return { ...inputs, results: [] };
-      case INVOKES.zoneSetting:
-        if (inputs.settingId !== "websockets") break;
-        return {
-          ...inputs,
-          id: "websockets",
-          value: this.zoneState.websocketsOff?.includes(inputs.zoneId) ? "off" : "on",
-          editable: true,
-        };
-      case INVOKES.botManagement:
-        return {
-          ...inputs,
-          id: inputs.zoneId,
-          fightMode: this.zoneState.fightMode?.includes(inputs.zoneId) ?? false,
-        };
-    }
-    throw new Error(`unexpected provider call ${args.token} ${JSON.stringify(inputs)}`);
-  }
 
   ofType(type: string): Registration[] {
     return this.registrations.filter((r) => r.type === type);
@@ -190,15 +85,22 @@ export interface ProgramRun {
 
 type MonitorLike = { registerResource(req: any, cb: any): unknown };
 
-/**
- * Runs the program for one stack. `secretKeys` are the config keys stored as secrets
- * (without the project prefix).
- */
+export interface RunOptions {
+  stack?: string;
+  /** Config keys stored as secrets (without the project prefix). */
+  secretKeys?: string[];
+  preview?: boolean;
+  zones?: ZoneState;
+  /** The invokes' answers (default: providerMocks.ts's INVOKE_ANSWERS). */
+  invokes?: Readonly<Record<string, InvokeAnswer>>;
+}
+
+/** Runs the program for one stack; rejects if it made an invoke the mocks do not answer. */
 export async function runProgram(
   config: StackConfigInput,
-  opts: { stack?: string; secretKeys?: string[]; preview?: boolean; zones?: ZoneState } = {},
+  opts: RunOptions = {},
 ): Promise<ProgramRun> {
-  const rec = new Recorder(opts.zones);
+  const rec = new Recorder(opts.zones, opts.invokes);
   await pulumi.runtime.setMocks(rec, "mqtt-edge", opts.stack ?? "dev", opts.preview ?? false);
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);
@@ -241,6 +143,7 @@ export async function runProgram(
   );
   const outputs = deployStack(loadConfig());
   await settle(() => pending, rec);
+  rec.assertNoUnexpectedCalls();
   return { rec, outputs };
 }
 
