@@ -245,7 +245,7 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(badHost.status, 400);
-  assert.match(badHost.errors[0].message, /not a valid host name/);
+  assert.match(badHost.errors[0].message, /Hostname cannot contain a port/);
 
   const badService = await call("PUT", `${tunnels}/${t.id}/configurations`, {
     config: {
@@ -256,7 +256,7 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(badService.status, 400);
-  assert.match(badService.errors[0].message, /invalid service/);
+  assert.match(badService.errors[0].message, /invalid address, please make sure it has a scheme/);
 
   const earlyCatchAll = await call("PUT", `${tunnels}/${t.id}/configurations`, {
     config: {
@@ -268,15 +268,6 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(earlyCatchAll.status, 400);
-
-  const noIngress = await call("PUT", `${tunnels}/${t.id}/configurations`, { config: {} });
-  assert.equal(noIngress.status, 400);
-
-  const local = (await call("POST", tunnels, { name: "local-one", tunnel_secret: secret() }))
-    .result;
-  const onLocal = await call("PUT", `${tunnels}/${local.id}/configurations`, { config });
-  assert.equal(onLocal.status, 400);
-  assert.match(onLocal.errors[0].message, /config_src/);
 });
 
 void test("tunnel token decodes to {a, t, s}", async () => {
@@ -314,7 +305,7 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   assert.equal(r.ttl, 1);
   assert.equal(r.comment, null);
   assert.deepEqual(r.tags, []);
-  assert.deepEqual(r.settings, {});
+  assert.deepEqual(r.settings, { ipv4_only: false, ipv6_only: false });
   assert.equal(typeof r.meta, "object");
   assert.ok(r.created_on && r.modified_on);
 
@@ -335,17 +326,6 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   });
   assert.equal(dupA.errors[0].code, 81053);
 
-  const ttl = await call("POST", records, {
-    name: "ws",
-    type: "CNAME",
-    content: target,
-    proxied: true,
-    ttl: 300,
-  });
-  assert.equal(ttl.status, 400);
-  assert.equal(ttl.errors[0].code, 1004);
-  assert.equal(ttl.errors[0].error_chain?.[0].code, 9021);
-  assert.match(ttl.errors[0].error_chain![0].message, /proxied/);
   const badTtl = await call("POST", records, {
     name: "ws",
     type: "CNAME",
@@ -384,8 +364,9 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   const patched = await call("PATCH", `${records}/${r.id}`, { proxied: true, ttl: 1 });
   assert.equal(patched.result.proxied, true);
   assert.equal(patched.result.comment, "managed by pulumi");
-  const badPatch = await call("PATCH", `${records}/${r.id}`, { ttl: 120 });
-  assert.equal(badPatch.status, 400, "proxied record keeps ttl 1");
+  const ttlPatch = await call("PATCH", `${records}/${r.id}`, { ttl: 120 });
+  assert.equal(ttlPatch.status, 200);
+  assert.equal(ttlPatch.result.ttl, 1, "a proxied record keeps ttl 1");
 
   const list = await call("GET", `${records}?type=CNAME&name=mqtt.example.com`);
   assert.equal(list.result.length, 1);
@@ -451,7 +432,7 @@ void test("zones: lookup by name and account, pagination", async () => {
 void test("access: service token, policy, application CRUD", async () => {
   const acc = `/accounts/${ACCOUNT}/access`;
   const tok = await call("POST", `${acc}/service_tokens`, { name: "mqtt-client" });
-  assert.equal(tok.status, 200);
+  assert.equal(tok.status, 201);
   assert.match(tok.result.client_id, /^[0-9a-f]{32}\.access$/);
   assert.match(tok.result.client_secret, /^[0-9a-f]{64}$/);
   assert.equal(tok.result.duration, "8760h");
@@ -488,7 +469,7 @@ void test("access: service token, policy, application CRUD", async () => {
     decision: "non_identity",
     include: [{ service_token: { token_id: tok.result.id } }],
   });
-  assert.equal(policy.status, 200);
+  assert.equal(policy.status, 201);
   const p = policy.result;
   assert.equal(p.decision, "non_identity");
   assert.equal(p.reusable, true);
@@ -518,7 +499,7 @@ void test("access: service token, policy, application CRUD", async () => {
     domain: "mqtt.example.com",
     policies: [{ id: p.id, precedence: 1 }],
   });
-  assert.equal(app.status, 200);
+  assert.equal(app.status, 201);
   const a = app.result;
   assert.match(a.aud, /^[0-9a-f]{64}$/);
   assert.equal(a.domain, "mqtt.example.com");
@@ -560,7 +541,7 @@ void test("access: service token, policy, application CRUD", async () => {
     name: "z",
     domain: "z.example.com",
   });
-  assert.equal(zoneApp.status, 200);
+  assert.equal(zoneApp.status, 201);
   assert.equal(
     (await call("GET", `/zones/${ZONE_ID}/access/apps/${zoneApp.result.id}`)).status,
     200,
