@@ -1,9 +1,16 @@
 /**
  * A local, stateful fake of the parts of the Cloudflare v4 API that
- * @pulumi/cloudflare 6.x (terraform-provider-cloudflare v5, Stainless cloudflare-go client)
+ * @pulumi/cloudflare 6.x (terraform-provider-cloudflare v5, Stainless cloudflare-go v6 client)
  * calls for Cloudflare Tunnels, their remote configuration, DNS records, zones and
  * Zero Trust Access applications / policies / service tokens, and the two zone settings the
  * program checks before it deploys (the `websockets` setting and Bot Fight Mode).
+ *
+ * It models Cloudflare's state as far as the sources cited beside each behaviour go: zones with a
+ * status and an owning account, API tokens with permission groups (./cloudflare/permissions.ts),
+ * tunnel connections that outlive their connector for a while, fields the server fills in on
+ * reads (switchable per instance), and the status codes each endpoint answers with.
+ * Defaults keep the end-to-end suites' world simple: every configured zone is active and owned by
+ * its configured account, `apiToken` holds every permission, and no tunnel has connections.
  *
  * Point the provider at it with `cloudflare:baseUrl` = the URL `start()` returns
  * (it ends in `/client/v4`). Node built-ins only.
@@ -15,19 +22,92 @@ import * as http from "node:http";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { AddressInfo } from "node:net";
+import {
+  ApiError,
+  badRequest,
+  bodyObject,
+  clone,
+  combine,
+  decodeBase64,
+  dnsErr,
+  err,
+  hex,
+  inZone,
+  isObject,
+  isValidHostname,
+  matchesOperatorFilter,
+  now,
+  optBool,
+  optString,
+  paginate,
+  parseDuration,
+} from "./cloudflare/util";
+import type { CfError, Json, JsonObject } from "./cloudflare/util";
+import {
+  MALFORMED_AUTHORIZATION,
+  MISSING_PERMISSION,
+  TUNNEL_READ,
+  bearerToken,
+  routePermission,
+} from "./cloudflare/permissions";
+import type { PermissionName, RoutePermission } from "./cloudflare/permissions";
+import { validateIngress } from "./cloudflare/ingress";
+
+export type { CfError, Json, JsonObject } from "./cloudflare/util";
+export { decodeBase64, isValidHostname } from "./cloudflare/util";
+export * from "./cloudflare/permissions";
+
+/**
+ * A zone's status: "initializing", "pending", "active" or "moved" (the zone list's `status`
+ * filter enum, api-schemas openapi.json operation zones-get; terraform-provider-cloudflare v5.19.1
+ * internal/services/zone/data_source_schema.go). Only an active zone proxies traffic and serves
+ * Access: "An active domain status is a requirement for your application services configurations
+ * to be applied" (https://developers.cloudflare.com/dns/zone-setups/reference/domain-status/).
+ */
+export type ZoneStatus = "initializing" | "pending" | "active" | "moved";
+
+export interface FakeZoneOptions {
+  id?: string;
+  name: string;
+  accountId: string;
+  /** Default "active". */
+  status?: ZoneStatus;
+  /** The zone's `websockets` setting; default "on" (Cloudflare's default). */
+  websockets?: "on" | "off";
+  /** Bot Fight Mode (`bot_management.fight_mode`); default false. */
+  fightMode?: boolean;
+}
+
+/** An API token a test creates (`tokens` option or `addToken`). */
+export interface FakeTokenOptions {
+  /** 40 characters of [A-Za-z0-9_-] when omitted (the shape of Cloudflare's tokens). */
+  token?: string;
+  /** Permission group names, e.g. ["Cloudflare Tunnel Write", "DNS Write"]. */
+  permissions: readonly PermissionName[];
+  /** Accounts (and their zones) the token reaches; default every account of the fake. */
+  accounts?: readonly string[];
+}
 
 export interface FakeCloudflareOptions {
   accounts?: string[];
-  zones?: {
-    id?: string;
-    name: string;
-    accountId: string;
-    /** The zone's `websockets` setting; default "on" (Cloudflare's default). */
-    websockets?: "on" | "off";
-    /** Bot Fight Mode (`bot_management.fight_mode`); default false. */
-    fightMode?: boolean;
-  }[];
+  zones?: FakeZoneOptions[];
+  /**
+   * The token that holds every permission. When neither it nor `tokens` is set, requests need no
+   * Authorization header (and get every permission).
+   */
   apiToken?: string;
+  /** More tokens, each with its own permission groups. */
+  tokens?: FakeTokenOptions[];
+  /**
+   * Whether reads add the fields Cloudflare fills in that the request did not send (see the
+   * render* methods for the list per object); default true. `setServerFilledFields` switches it.
+   */
+  serverFilledFields?: boolean;
+  /**
+   * How long a stopped connector's connections stay listed (milliseconds); default 0.
+   * No source gives Cloudflare's delay: tests set one when they need it.
+   */
+  connectionLingerMs?: number;
 }
 
 /** What tests may set on a zone with `setZoneSettings`. */
@@ -36,20 +116,11 @@ export interface FakeZoneSettings {
   fightMode?: boolean;
 }
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
-export interface CfError {
-  code: number;
-  message: string;
-  error_chain?: CfError[];
-}
-
 export interface FakeZone {
   id: string;
   name: string;
   accountId: string;
-  status: "active" | "pending";
+  status: ZoneStatus;
   createdOn: string;
   /** `GET|PATCH /zones/{id}/settings/websockets` */
   websockets: "on" | "off";
@@ -58,7 +129,15 @@ export interface FakeZone {
   fightMode: boolean;
 }
 
-/** One connection of a connector (cloudflared replica) to the Cloudflare edge. */
+export interface FakeApiToken {
+  token: string;
+  /** null: every permission */
+  permissions: ReadonlySet<PermissionName> | null;
+  /** null: every account of the fake */
+  accounts: ReadonlySet<string> | null;
+}
+
+/** One connection of a connector (cloudflared replica) to the Cloudflare edge, as the API lists it. */
 export interface FakeTunnelConnection {
   id: string;
   client_id: string;
@@ -68,6 +147,14 @@ export interface FakeTunnelConnection {
   opened_at: string;
   origin_ip: string;
   uuid: string;
+}
+
+/** A connection with what the fake tracks about its connector. */
+export interface FakeTrackedConnection extends FakeTunnelConnection {
+  /** When the connector stopped (ms since the epoch); null while it runs. */
+  stoppedAt: number | null;
+  /** How long after `stoppedAt` the connection is still listed. */
+  lingerMs: number;
 }
 
 export interface FakeTunnel {
@@ -81,8 +168,8 @@ export interface FakeTunnel {
   deletedAt: string | null;
   connsActiveAt: string | null;
   connsInactiveAt: string | null;
-  /** Tests may push connections here; deleting the tunnel then fails (code 1022) unless `?cascade=true`. */
-  connections: FakeTunnelConnection[];
+  /** Tests add these with connectTunnel/startConnector; read them through the API or `listedConnections`. */
+  connections: FakeTrackedConnection[];
   metadata: JsonObject;
 }
 
@@ -143,10 +230,13 @@ export interface FakeServiceToken {
   clientId: string;
   clientSecret: string;
   clientSecretVersion: number;
+  /** the secret before the last rotation, accepted until `previousSecretExpiresAt` */
+  previousClientSecret: string | null;
+  previousSecretExpiresAt: string | null;
   duration: string;
   createdAt: string;
   updatedAt: string;
-  expiresAt: string | null;
+  expiresAt: string;
   lastSeenAt: string | null;
 }
 
@@ -179,26 +269,15 @@ export interface FaultSpec {
   match?: RegExp;
 }
 
-/** Thrown by handlers; turned into the Cloudflare error envelope. */
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: CfError[],
-  ) {
-    super(errors.map((e) => `${e.code}: ${e.message}`).join("; "));
-  }
+/** What `tunnelRouteFor` tells about a hostname's CNAME to `<uuid>.cfargotunnel.com`. */
+export interface FakeTunnelRoute {
+  record: FakeDnsRecord;
+  tunnelId: string;
+  /** whether Cloudflare would send the hostname's traffic through that tunnel */
+  proxiesTraffic: boolean;
+  /** why not, when it would not */
+  reason?: string;
 }
-
-const err = (status: number, code: number, message: string): ApiError =>
-  new ApiError(status, [{ code, message }]);
-
-/** DNS validation errors come wrapped in code 1004 with an error_chain, like the real API. */
-const dnsErr = (code: number, message: string): ApiError =>
-  new ApiError(400, [
-    { code: 1004, message: "DNS Validation Error", error_chain: [{ code, message }] },
-  ]);
-
-const badRequest = (message: string, code = 1001): ApiError => err(400, code, message);
 
 interface Ctx {
   method: string;
@@ -217,153 +296,24 @@ type Handler = (ctx: Ctx) => Reply;
 
 interface Route {
   method: string;
+  template: string;
   pattern: RegExp;
+  permission: RoutePermission;
   handler: Handler;
 }
 
+type Scope = "accounts" | "zones";
+
 const API_PREFIX = "/client/v4";
-const ID = "([^/]+)";
-
-const now = (): string => new Date().toISOString();
-const hex = (bytes: number): string => randomBytes(bytes).toString("hex");
-const clone = <T extends Json>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
-function isObject(v: Json | undefined): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function bodyObject(ctx: Ctx): JsonObject {
-  if (ctx.body === undefined) return {};
-  if (!isObject(ctx.body)) throw badRequest("Request body must be a JSON object", 6007);
-  return ctx.body;
-}
-
-function optString(o: JsonObject, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw badRequest(`'${key}' must be a string`);
-  return v;
-}
-
-function optBool(o: JsonObject, key: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw badRequest(`'${key}' must be a boolean`);
-  return v;
-}
-
-/** Decodes standard or URL-safe base64 (padding optional); null when it is not base64. */
-export function decodeBase64(s: string): Buffer | null {
-  const norm = s.trim().replace(/-/g, "+").replace(/_/g, "/");
-  const m = /^([A-Za-z0-9+/]*)(={0,2})$/.exec(norm);
-  if (!m || m[1].length === 0) return null;
-  const data = m[1];
-  if (data.length % 4 === 1) return null;
-  if (m[2].length > 0 && (data.length + m[2].length) % 4 !== 0) return null;
-  return Buffer.from(data, "base64");
-}
-
-const LABEL = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/;
-
-/** A DNS host name: labels of letters, digits, '-' and '_', an optional leading "*" label. */
-export function isValidHostname(name: string, allowWildcard = true): boolean {
-  const n = name.toLowerCase().replace(/\.$/, "");
-  if (n.length === 0 || n.length > 253) return false;
-  const labels = n.split(".");
-  return labels.every((l, i) => (allowWildcard && i === 0 && l === "*") || LABEL.test(l));
-}
-
-/** Go time.Duration syntax ("8760h", "2h45m", "300ms") or "forever"; milliseconds, or null for forever. */
-function parseDuration(s: string): number | null | undefined {
-  if (s === "forever") return null;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const unit: Record<string, number> = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    ms: 1,
-    s: 1e3,
-    m: 6e4,
-    h: 3.6e6,
-  };
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * unit[m[2]];
-    pos = re.lastIndex;
-  }
-  if (pos !== s.length || s.length === 0) return undefined;
-  return total;
-}
-
-interface PageOpts {
-  defaultPerPage: number;
-  maxPerPage: number;
-}
-
-function paginate<T>(
-  items: T[],
-  query: URLSearchParams,
-  opts: PageOpts,
-): { page: T[]; info: JsonObject } {
-  const rawPage = Number(query.get("page") ?? "1");
-  const rawPer = Number(query.get("per_page") ?? String(opts.defaultPerPage));
-  const page = Number.isFinite(rawPage) && rawPage >= 1 ? Math.floor(rawPage) : 1;
-  const perPage =
-    Number.isFinite(rawPer) && rawPer >= 1
-      ? Math.min(Math.floor(rawPer), opts.maxPerPage)
-      : opts.defaultPerPage;
-  const start = (page - 1) * perPage;
-  const slice = items.slice(start, start + perPage);
-  return {
-    page: slice,
-    info: {
-      page,
-      per_page: perPage,
-      count: slice.length,
-      total_count: items.length,
-      total_pages: Math.max(1, Math.ceil(items.length / perPage)),
-    },
-  };
-}
-
-/** Cloudflare list filters: "op:value" with op in equal, not_equal, starts_with, ends_with, contains (+ _case_sensitive). */
-function matchesOperatorFilter(actual: string, filter: string): boolean {
-  const m = /^(equal|not_equal|starts_with|ends_with|contains)(_case_sensitive)?:(.*)$/s.exec(
-    filter,
-  );
-  const op = m ? m[1] : "equal";
-  const caseSensitive = m ? Boolean(m[2]) : false;
-  let value = m ? m[3] : filter;
-  let a = actual;
-  if (!caseSensitive) {
-    a = a.toLowerCase();
-    value = value.toLowerCase();
-  }
-  switch (op) {
-    case "not_equal":
-      return a !== value;
-    case "starts_with":
-      return a.startsWith(value);
-    case "ends_with":
-      return a.endsWith(value);
-    case "contains":
-      return a.includes(value);
-    default:
-      return a === value;
-  }
-}
-
-function combine(results: boolean[], match: string | null): boolean {
-  if (results.length === 0) return true;
-  return match === "any" ? results.some(Boolean) : results.every(Boolean);
-}
-
-const INGRESS_SERVICE =
-  /^(?:(?:https?|tcp|ssh|rdp|smb|ws|wss):\/\/\S+|unix(?:\+tls)?:\S+|http_status:[1-5]\d\d|hello_world|hello-world|bastion|socks5)$/;
 
 const TUNNEL_NOT_FOUND = (): ApiError => err(404, 1003, "Tunnel not found");
+
+/** A token for a test: 40 characters of [A-Za-z0-9_-], like Cloudflare's. */
+const newTokenString = (): string => randomBytes(30).toString("base64url");
+
+/** The `<uuid>` of a `<uuid>.cfargotunnel.com` CNAME target. */
+const CFARGOTUNNEL =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.cfargotunnel\.com\.?$/i;
 
 export class FakeCloudflareApi {
   readonly state: FakeState = {
@@ -376,18 +326,25 @@ export class FakeCloudflareApi {
     serviceTokens: new Map(),
   };
   requests: RecordedRequest[] = [];
+  /** Valid API tokens by value. */
+  readonly tokens = new Map<string, FakeApiToken>();
 
   private readonly opts: FakeCloudflareOptions;
   private readonly accounts: Set<string>;
   private readonly faults: { status: number; remaining: number; match?: RegExp }[] = [];
   private server: http.Server | undefined;
   private readonly routes: Route[] = [];
+  private serverFilled: boolean;
+  /** The token of the request being handled (handlers run synchronously). */
+  private token: FakeApiToken = { token: "", permissions: null, accounts: null };
 
   constructor(opts: FakeCloudflareOptions = {}) {
     this.opts = opts;
     this.accounts = new Set(opts.accounts ?? []);
     for (const z of opts.zones ?? []) this.accounts.add(z.accountId);
+    this.serverFilled = opts.serverFilledFields ?? true;
     this.seedZones();
+    this.seedTokens();
     this.defineRoutes();
   }
 
@@ -421,7 +378,11 @@ export class FakeCloudflareApi {
     this.faults.push({ status: f.status, remaining: f.count, match: f.match });
   }
 
-  /** Forgets every created object, recorded request and pending fault; zones from the options stay. */
+  /**
+   * Forgets every created object, recorded request and pending fault, and the zones and tokens
+   * tests added; zones and tokens from the options come back as configured, and the
+   * server-filled-fields switch goes back to the option's value.
+   */
   reset(): void {
     this.state.tunnels.clear();
     this.state.configs.clear();
@@ -430,19 +391,80 @@ export class FakeCloudflareApi {
     this.state.accessPolicies.clear();
     this.state.serviceTokens.clear();
     this.state.zones.clear();
+    this.accounts.clear();
+    for (const a of this.opts.accounts ?? []) this.accounts.add(a);
+    for (const z of this.opts.zones ?? []) this.accounts.add(z.accountId);
     this.seedZones();
+    this.tokens.clear();
+    this.seedTokens();
+    this.serverFilled = this.opts.serverFilledFields ?? true;
     this.requests.length = 0;
     this.faults.length = 0;
   }
 
-  /** Test helper: simulates a cloudflared replica connecting (tunnel deletion then needs cascade). */
+  // ---------------------------------------------------------------- control API for tests
+
+  /**
+   * Adds a zone, e.g. a pending one, one of another account, or one whose name another account
+   * already has (Cloudflare zone names are not unique: "It is possible for multiple accounts to
+   * have the same zone created but in different states", cloudflare.getZone docs,
+   * https://www.pulumi.com/registry/packages/cloudflare@5.x/api-docs/getzone). Its account
+   * becomes one the fake knows. Without an id the zone gets `zoneIdFor(name)`, or
+   * `zoneIdFor(name, accountId)` when that id is taken.
+   */
+  addZone(zone: FakeZoneOptions): FakeZone {
+    this.accounts.add(zone.accountId);
+    return this.insertZone(zone);
+  }
+
+  /** Sets a zone's status (by id or, when unique, by name). */
+  setZoneStatus(zone: string, status: ZoneStatus): FakeZone {
+    const z = this.zoneByIdOrName(zone);
+    z.status = status;
+    return z;
+  }
+
+  /**
+   * Test helper: sets a zone's `websockets` setting and/or Bot Fight Mode (by zone id or name).
+   * `reset()` puts them back to the options' values (default websockets "on", fight mode off).
+   */
+  setZoneSettings(zone: string, settings: FakeZoneSettings): FakeZone {
+    const z = this.zoneByIdOrName(zone);
+    if (settings.websockets !== undefined) {
+      z.websockets = settings.websockets;
+      z.websocketsModifiedOn = now();
+    }
+    if (settings.fightMode !== undefined) z.fightMode = settings.fightMode;
+    return z;
+  }
+
+  /** Adds an API token with the given permission groups; returns the token to send. */
+  addToken(t: FakeTokenOptions): string {
+    const token = t.token ?? newTokenString();
+    this.tokens.set(token, {
+      token,
+      permissions: new Set(t.permissions),
+      accounts: t.accounts ? new Set(t.accounts) : null,
+    });
+    return token;
+  }
+
+  /**
+   * Switches the server-filled fields of reads on (Cloudflare's behaviour, the default) or off
+   * (an answer holds what the request sent plus the ids), to show what depends on them.
+   */
+  setServerFilledFields(on: boolean): void {
+    this.serverFilled = on;
+  }
+
+  /** Test helper: one running connection of a new connector (or of `partial.client_id`). */
   connectTunnel(
     tunnelId: string,
     partial: Partial<FakeTunnelConnection> = {},
   ): FakeTunnelConnection {
     const t = this.state.tunnels.get(tunnelId);
     if (!t) throw new Error(`no tunnel ${tunnelId}`);
-    const conn: FakeTunnelConnection = {
+    const conn: FakeTrackedConnection = {
       id: randomUUID(),
       client_id: randomUUID(),
       client_version: "2026.1.0",
@@ -452,51 +474,191 @@ export class FakeCloudflareApi {
       origin_ip: "192.0.2.10",
       uuid: randomUUID(),
       ...partial,
+      stoppedAt: null,
+      lingerMs: 0,
     };
+    if (this.listedConnections(t).length === 0) {
+      t.connsActiveAt = conn.opened_at;
+      t.connsInactiveAt = null;
+    }
     t.connections.push(conn);
-    t.connsActiveAt ??= conn.opened_at;
-    t.connsInactiveAt = null;
     return conn;
   }
 
   /**
-   * Test helper: sets a zone's `websockets` setting and/or Bot Fight Mode (by zone id or name).
-   * `reset()` puts them back to the options' values (default websockets "on", fight mode off).
+   * Test helper: a connector (one cloudflared replica) starts and opens `connections` connections
+   * (default 4: cloudflared's `--ha-connections` default) to two colos. Returns its client id.
    */
-  setZoneSettings(zone: string, settings: FakeZoneSettings): FakeZone {
-    const z =
-      this.state.zones.get(zone) ??
-      [...this.state.zones.values()].find((x) => x.name === zone.toLowerCase());
-    if (!z) throw new Error(`no zone ${zone}`);
-    if (settings.websockets !== undefined) {
-      z.websockets = settings.websockets;
-      z.websocketsModifiedOn = now();
+  startConnector(
+    tunnelId: string,
+    o: { clientId?: string; connections?: number; version?: string } = {},
+  ): string {
+    const clientId = o.clientId ?? randomUUID();
+    const n = o.connections ?? 4;
+    for (let i = 0; i < n; i++) {
+      this.connectTunnel(tunnelId, {
+        client_id: clientId,
+        colo_name: i % 2 === 0 ? "fra01" : "ams01",
+        ...(o.version ? { client_version: o.version } : {}),
+      });
     }
-    if (settings.fightMode !== undefined) z.fightMode = settings.fightMode;
-    return z;
+    return clientId;
   }
 
-  /** Zone id used for a zone name when the options give none (stable across runs). */
-  static zoneIdFor(name: string): string {
-    return createHash("md5").update(`zone:${name.toLowerCase()}`).digest("hex");
+  /**
+   * Test helper: a connector stops (all connectors when `clientId` is omitted). Cloudflare does
+   * not learn of it at once: its connections stay listed, and deleting the tunnel is refused
+   * (code 1022, terraform-provider-cloudflare#5255), for `lingerMs` (default: the
+   * `connectionLingerMs` option, else 0; no source gives the real delay).
+   */
+  stopConnector(tunnelId: string, clientId?: string, o: { lingerMs?: number } = {}): void {
+    const t = this.state.tunnels.get(tunnelId);
+    if (!t) throw new Error(`no tunnel ${tunnelId}`);
+    const at = Date.now();
+    for (const c of t.connections) {
+      if (c.stoppedAt !== null || (clientId !== undefined && c.client_id !== clientId)) continue;
+      c.stoppedAt = at;
+      c.lingerMs = o.lingerMs ?? this.opts.connectionLingerMs ?? 0;
+    }
+    this.listedConnections(t);
+  }
+
+  /**
+   * The connections the API lists for a tunnel now: running ones, and stopped ones still within
+   * their linger time. Expired ones are dropped (and the tunnel becomes inactive when none is left).
+   */
+  listedConnections(t: FakeTunnel): FakeTrackedConnection[] {
+    const at = Date.now();
+    const before = t.connections.length;
+    t.connections = t.connections.filter(
+      (c) => c.stoppedAt === null || at < c.stoppedAt + c.lingerMs,
+    );
+    if (before > 0 && t.connections.length === 0) t.connsInactiveAt = now();
+    return t.connections;
+  }
+
+  /**
+   * Whether a service token's client id and secret get through Access at `at`: the current
+   * secret, or the previous one until `previous_client_secret_expires_at` (cloudflare-go v6
+   * zero_trust/accessservicetoken.go: "Incrementing it triggers a rotation; the previous secret
+   * will still be accepted until the time indicated by `previous_client_secret_expires_at`"),
+   * and only before the token's `expires_at`.
+   */
+  serviceTokenAccepts(clientId: string, clientSecret: string, at: Date = new Date()): boolean {
+    const t = [...this.state.serviceTokens.values()].find((x) => x.clientId === clientId);
+    if (!t || at.getTime() >= Date.parse(t.expiresAt)) return false;
+    if (clientSecret === t.clientSecret) return true;
+    return (
+      t.previousClientSecret !== null &&
+      clientSecret === t.previousClientSecret &&
+      t.previousSecretExpiresAt !== null &&
+      at.getTime() < Date.parse(t.previousSecretExpiresAt)
+    );
+  }
+
+  /**
+   * Where a proxied hostname's CNAME to `<uuid>.cfargotunnel.com` leads. The DNS API accepts such
+   * a record whatever the tunnel ("The DNS record and the tunnel are independent. You can create
+   * DNS records that point to a tunnel that is not running"), but "the `cfargotunnel.com`
+   * subdomain only proxies traffic for DNS records in the same Cloudflare account. If someone
+   * discovers your tunnel UUID, they cannot create a DNS record in another account to proxy
+   * traffic through it" (https://developers.cloudflare.com/cloudflare-one/networks/connectors/cloudflare-tunnel/routing-to-tunnel/dns/).
+   * "Pending zones cannot be used to proxy traffic to Cloudflare"
+   * (https://developers.cloudflare.com/dns/zone-setups/reference/domain-status/).
+   */
+  tunnelRouteFor(hostname: string): FakeTunnelRoute | undefined {
+    const name = hostname.toLowerCase().replace(/\.$/, "");
+    const record = [...this.state.dnsRecords.values()].find(
+      (r) => r.name === name && r.type === "CNAME" && CFARGOTUNNEL.test(r.content),
+    );
+    if (!record) return undefined;
+    const tunnelId = CFARGOTUNNEL.exec(record.content)![1].toLowerCase();
+    const tunnel = this.state.tunnels.get(tunnelId);
+    const zone = this.state.zones.get(record.zoneId)!;
+    const no = (reason: string): FakeTunnelRoute => ({
+      record,
+      tunnelId,
+      proxiesTraffic: false,
+      reason,
+    });
+    if (!record.proxied) return no("the record is DNS only");
+    if (zone.status !== "active") return no(`zone ${zone.name} is ${zone.status}`);
+    if (!tunnel || tunnel.deletedAt) return no("no such tunnel");
+    if (tunnel.accountId !== zone.accountId) {
+      return no(
+        `the tunnel belongs to account ${tunnel.accountId}, the zone to account ${zone.accountId}`,
+      );
+    }
+    return { record, tunnelId, proxiesTraffic: true };
+  }
+
+  /** The routes the fake answers, as method and API path template. */
+  routeTemplates(): { method: string; path: string }[] {
+    return this.routes.map((r) => ({ method: r.method, path: r.template }));
+  }
+
+  /**
+   * Zone id used for a zone name when the options give none (stable across runs); a second zone
+   * of the same name gets the id for its name and account.
+   */
+  static zoneIdFor(name: string, accountId?: string): string {
+    const key =
+      accountId === undefined
+        ? `zone:${name.toLowerCase()}`
+        : `zone:${name.toLowerCase()}:${accountId}`;
+    return createHash("md5").update(key).digest("hex");
   }
 
   // ---------------------------------------------------------------- plumbing
 
   private seedZones(): void {
-    for (const z of this.opts.zones ?? []) {
-      const id = z.id ?? FakeCloudflareApi.zoneIdFor(z.name);
-      this.state.zones.set(id, {
-        id,
-        name: z.name.toLowerCase().replace(/\.$/, ""),
-        accountId: z.accountId,
-        status: "active",
-        createdOn: "2024-01-01T00:00:00.000000Z",
-        websockets: z.websockets ?? "on",
-        websocketsModifiedOn: null,
-        fightMode: z.fightMode ?? false,
+    for (const z of this.opts.zones ?? []) this.insertZone(z);
+  }
+
+  private insertZone(z: FakeZoneOptions): FakeZone {
+    let id = z.id;
+    if (id === undefined) {
+      id = FakeCloudflareApi.zoneIdFor(z.name);
+      if (this.state.zones.has(id)) id = FakeCloudflareApi.zoneIdFor(z.name, z.accountId);
+    }
+    if (this.state.zones.has(id)) throw new Error(`zone id ${id} is taken`);
+    const zone: FakeZone = {
+      id,
+      name: z.name.toLowerCase().replace(/\.$/, ""),
+      accountId: z.accountId,
+      status: z.status ?? "active",
+      createdOn: "2024-01-01T00:00:00.000000Z",
+      websockets: z.websockets ?? "on",
+      websocketsModifiedOn: null,
+      fightMode: z.fightMode ?? false,
+    };
+    this.state.zones.set(id, zone);
+    return zone;
+  }
+
+  private zoneByIdOrName(zone: string): FakeZone {
+    const byId = this.state.zones.get(zone);
+    if (byId) return byId;
+    const named = [...this.state.zones.values()].filter((x) => x.name === zone.toLowerCase());
+    if (named.length > 1) throw new Error(`${named.length} zones named ${zone}: use the id`);
+    if (named.length === 0) throw new Error(`no zone ${zone}`);
+    return named[0];
+  }
+
+  private seedTokens(): void {
+    if (this.opts.apiToken !== undefined) {
+      this.tokens.set(this.opts.apiToken, {
+        token: this.opts.apiToken,
+        permissions: null,
+        accounts: null,
       });
     }
+    for (const t of this.opts.tokens ?? []) this.addToken(t);
+  }
+
+  /** Requests need a token once the fake has one configured. */
+  private get authRequired(): boolean {
+    return this.opts.apiToken !== undefined || (this.opts.tokens?.length ?? 0) > 0;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -527,7 +689,12 @@ export class FakeCloudflareApi {
       const sendError = (e: ApiError, headers: Record<string, string> = {}): void =>
         send(
           e.status,
-          { success: false, errors: e.errors as unknown as Json[], messages: [], result: null },
+          e.body ?? {
+            success: false,
+            errors: e.errors as unknown as Json[],
+            messages: [],
+            result: null,
+          },
           headers,
         );
 
@@ -546,9 +713,17 @@ export class FakeCloudflareApi {
 
       if (this.applyFault(method, path, url.search, send)) return;
 
-      if (this.opts.apiToken !== undefined) {
-        const auth = req.headers["authorization"];
-        if (auth !== `Bearer ${this.opts.apiToken}`) {
+      const auth = req.headers["authorization"];
+      let token: FakeApiToken | undefined;
+      if (auth !== undefined) {
+        const value = bearerToken(auth);
+        if (value === null) {
+          return send(MALFORMED_AUTHORIZATION.status, MALFORMED_AUTHORIZATION.body);
+        }
+        token = this.tokens.get(value);
+      }
+      if (!token) {
+        if (this.authRequired) {
           return sendError(
             err(
               401,
@@ -559,6 +734,7 @@ export class FakeCloudflareApi {
             ),
           );
         }
+        token = { token: "", permissions: null, accounts: null };
       }
 
       if (!path.startsWith(API_PREFIX + "/"))
@@ -568,6 +744,9 @@ export class FakeCloudflareApi {
         if (r.method !== method) continue;
         const m = r.pattern.exec(sub);
         if (!m) continue;
+        const refusal = this.permissionRefusal(token, r.permission);
+        if (refusal) return sendError(refusal);
+        this.token = token;
         try {
           const reply = r.handler({
             method,
@@ -591,6 +770,21 @@ export class FakeCloudflareApi {
       }
       return sendError(err(404, 7000, "No route for that URI"));
     });
+  }
+
+  /** The answer to a token that lacks every group a route accepts; undefined when it has one. */
+  private permissionRefusal(token: FakeApiToken, p: RoutePermission): ApiError | undefined {
+    const held = token.permissions;
+    if (held === null || p.anyOf.length === 0 || p.anyOf.some((g) => held.has(g))) return undefined;
+    if (p.readOnlyRefusal && TUNNEL_READ.some((g) => held.has(g))) {
+      const r = p.readOnlyRefusal;
+      return err(r.status, r.code, r.message);
+    }
+    return new ApiError(
+      MISSING_PERMISSION.status,
+      MISSING_PERMISSION.body.errors as CfError[],
+      MISSING_PERMISSION.body,
+    );
   }
 
   private applyFault(
@@ -618,12 +812,22 @@ export class FakeCloudflareApi {
     return true;
   }
 
-  private route(method: string, pattern: string, handler: Handler): void {
-    this.routes.push({ method, pattern: new RegExp(`^${pattern}$`), handler });
+  /** Registers a handler for an API path template listed in ROUTE_PERMISSIONS. */
+  private route(method: string, template: string, handler: Handler): void {
+    const permission = routePermission(method, template);
+    if (!permission) throw new Error(`no permission entry for ${method} ${template}`);
+    const pattern = new RegExp(`^${template.replace(/\{[a-z_]+\}/g, "([^/]+)")}$`);
+    this.routes.push({ method, template, pattern, permission, handler });
+  }
+
+  /** Accounts the current token reaches. */
+  private reaches(accountId: string): boolean {
+    const scope = this.token.accounts;
+    return this.accounts.has(accountId) && (scope === null || scope.has(accountId));
   }
 
   private requireAccount(accountId: string): void {
-    if (this.accounts.size > 0 && !this.accounts.has(accountId)) {
+    if (this.accounts.size > 0 && !this.reaches(accountId)) {
       throw err(403, 9109, "Unauthorized to access requested resource");
     }
   }
@@ -636,10 +840,13 @@ export class FakeCloudflareApi {
         7003,
         `Could not route to /zones/${zoneId}${sub}, perhaps your object identifier is invalid?`,
       );
+    if (!this.reaches(z.accountId)) {
+      throw err(403, 9109, "Unauthorized to access requested resource");
+    }
     return z;
   }
 
-  private requireScope(scope: string, scopeId: string): void {
+  private requireScope(scope: Scope, scopeId: string): void {
     if (scope === "accounts") this.requireAccount(scopeId);
     else this.requireZone(scopeId);
   }
@@ -647,9 +854,9 @@ export class FakeCloudflareApi {
   // ---------------------------------------------------------------- routes
 
   private defineRoutes(): void {
-    const acct = `/accounts/${ID}`;
-    const tun = `${acct}/cfd_tunnel`;
-    const scope = `/(accounts|zones)/${ID}`;
+    const acct = "/accounts/{account_id}";
+    const tun = `${acct}/cfd_tunnel/{tunnel_id}`;
+    const zone = "/zones/{zone_id}";
 
     // Accounts, token verification (cheap helpers for tools and smoke tests).
     this.route("GET", "/user/tokens/verify", () => ({
@@ -657,12 +864,9 @@ export class FakeCloudflareApi {
     }));
     this.route("GET", "/accounts", (c) => {
       const { page, info } = paginate(
-        [...this.accounts].map((id) => this.renderAccount(id)),
+        [...this.accounts].filter((a) => this.reaches(a)).map((id) => this.renderAccount(id)),
         c.query,
-        {
-          defaultPerPage: 20,
-          maxPerPage: 50,
-        },
+        { defaultPerPage: 20, maxPerPage: 50 },
       );
       return { result: page, resultInfo: info };
     });
@@ -673,98 +877,94 @@ export class FakeCloudflareApi {
 
     // Zones.
     this.route("GET", "/zones", (c) => this.listZones(c));
-    this.route("GET", `/zones/${ID}`, (c) => ({
+    this.route("GET", zone, (c) => ({
       result: this.renderZone(this.requireZone(c.params[0])),
     }));
 
     // Zone settings: only `websockets` is modelled (what the program checks and may turn on).
-    this.route("GET", `/zones/${ID}/settings/${ID}`, (c) => ({
+    this.route("GET", `${zone}/settings/{setting_id}`, (c) => ({
       result: this.renderWebsockets(this.requireSetting(c)),
     }));
-    this.route("PATCH", `/zones/${ID}/settings/${ID}`, (c) => this.patchWebsockets(c));
+    this.route("PATCH", `${zone}/settings/{setting_id}`, (c) => this.patchWebsockets(c));
     // Bot management: read only (Bot Fight Mode is what breaks WebSockets, cloudflared#324).
-    this.route("GET", `/zones/${ID}/bot_management`, (c) => ({
+    this.route("GET", `${zone}/bot_management`, (c) => ({
       result: this.renderBotManagement(this.requireZone(c.params[0], "/bot_management")),
     }));
 
     // Cloudflare Tunnel (cfd_tunnel).
-    this.route("POST", tun, (c) => this.createTunnel(c));
-    this.route("GET", tun, (c) => this.listTunnels(c));
-    this.route("GET", `${tun}/${ID}`, (c) => ({
+    this.route("POST", `${acct}/cfd_tunnel`, (c) => this.createTunnel(c));
+    this.route("GET", `${acct}/cfd_tunnel`, (c) => this.listTunnels(c));
+    this.route("GET", tun, (c) => ({
       result: this.renderTunnel(this.findTunnel(c.params[0], c.params[1])),
     }));
-    this.route("PATCH", `${tun}/${ID}`, (c) => this.editTunnel(c));
-    this.route("DELETE", `${tun}/${ID}`, (c) => this.deleteTunnel(c));
-    this.route("GET", `${tun}/${ID}/token`, (c) => this.tunnelToken(c));
-    this.route("GET", `${tun}/${ID}/connections`, (c) => this.listConnections(c));
-    this.route("DELETE", `${tun}/${ID}/connections`, (c) => this.deleteConnections(c));
-    this.route("GET", `${tun}/${ID}/configurations`, (c) => this.getConfig(c));
-    this.route("PUT", `${tun}/${ID}/configurations`, (c) => this.putConfig(c));
+    this.route("PATCH", tun, (c) => this.editTunnel(c));
+    this.route("DELETE", tun, (c) => this.deleteTunnel(c));
+    this.route("GET", `${tun}/token`, (c) => this.tunnelToken(c));
+    this.route("GET", `${tun}/connections`, (c) => this.listConnections(c));
+    this.route("DELETE", `${tun}/connections`, (c) => this.deleteConnections(c));
+    this.route("GET", `${tun}/configurations`, (c) => this.getConfig(c));
+    this.route("PUT", `${tun}/configurations`, (c) => this.putConfig(c));
 
     // DNS records.
-    this.route("POST", `/zones/${ID}/dns_records`, (c) => this.createDns(c));
-    this.route("GET", `/zones/${ID}/dns_records`, (c) => this.listDns(c));
-    this.route("GET", `/zones/${ID}/dns_records/${ID}`, (c) => ({
+    const rec = `${zone}/dns_records/{dns_record_id}`;
+    this.route("POST", `${zone}/dns_records`, (c) => this.createDns(c));
+    this.route("GET", `${zone}/dns_records`, (c) => this.listDns(c));
+    this.route("GET", rec, (c) => ({
       result: this.renderDns(this.findDns(c.params[0], c.params[1])),
     }));
-    this.route("PUT", `/zones/${ID}/dns_records/${ID}`, (c) => this.updateDns(c, false));
-    this.route("PATCH", `/zones/${ID}/dns_records/${ID}`, (c) => this.updateDns(c, true));
-    this.route("DELETE", `/zones/${ID}/dns_records/${ID}`, (c) => {
+    this.route("PUT", rec, (c) => this.updateDns(c, false));
+    this.route("PATCH", rec, (c) => this.updateDns(c, true));
+    // DELETE answers `{id}` (dns-records-for-a-zone-delete-dns-record: dns-records_dns_response_delete).
+    this.route("DELETE", rec, (c) => {
       const r = this.findDns(c.params[0], c.params[1]);
       this.state.dnsRecords.delete(r.id);
       return { result: { id: r.id } };
     });
 
-    // Access applications (account- or zone-scoped).
-    this.route("POST", `${scope}/access/apps`, (c) => this.createApp(c));
-    this.route("GET", `${scope}/access/apps`, (c) => this.listApps(c));
-    this.route("GET", `${scope}/access/apps/${ID}`, (c) => ({
-      result: this.renderApp(this.findApp(c.params[0], c.params[1], c.params[2])),
-    }));
-    this.route("PUT", `${scope}/access/apps/${ID}`, (c) => this.updateApp(c));
-    this.route("DELETE", `${scope}/access/apps/${ID}`, (c) => {
-      const app = this.findApp(c.params[0], c.params[1], c.params[2]);
-      this.state.accessApps.delete(app.id);
-      for (const p of this.state.accessPolicies.values()) {
-        if (!p.reusable && p.body.__app_id === app.id) this.state.accessPolicies.delete(p.id);
-      }
-      return { result: { id: app.id } };
-    });
+    // Access applications and service tokens (account- or zone-scoped).
+    for (const [scope, base] of [
+      ["accounts", acct],
+      ["zones", zone],
+    ] as const) {
+      const app = `${base}/access/apps/{app_id}`;
+      this.route("POST", `${base}/access/apps`, (c) => this.createApp(scope, c));
+      this.route("GET", `${base}/access/apps`, (c) => this.listApps(scope, c));
+      this.route("GET", app, (c) => ({
+        result: this.renderApp(this.findApp(scope, c.params[0], c.params[1])),
+      }));
+      this.route("PUT", app, (c) => this.updateApp(scope, c));
+      this.route("DELETE", app, (c) => this.deleteApp(scope, c));
+
+      const st = `${base}/access/service_tokens/{service_token_id}`;
+      this.route("POST", `${base}/access/service_tokens`, (c) => this.createServiceToken(scope, c));
+      this.route("GET", `${base}/access/service_tokens`, (c) => this.listServiceTokens(scope, c));
+      this.route("GET", st, (c) => ({
+        result: this.renderServiceToken(this.findServiceToken(scope, c.params[0], c.params[1])),
+      }));
+      this.route("PUT", st, (c) => this.updateServiceToken(scope, c));
+      // DELETE answers 200 with the token (access-service-tokens-delete-a-service-token: "200").
+      this.route("DELETE", st, (c) => {
+        const t = this.findServiceToken(scope, c.params[0], c.params[1]);
+        this.state.serviceTokens.delete(t.id);
+        return { result: this.renderServiceToken(t) };
+      });
+    }
+    this.route("POST", `${acct}/access/service_tokens/{service_token_id}/rotate`, (c) =>
+      this.rotateServiceToken(c),
+    );
+    this.route("POST", `${acct}/access/service_tokens/{service_token_id}/refresh`, (c) =>
+      this.refreshServiceToken(c),
+    );
 
     // Access reusable policies (account-scoped).
+    const pol = `${acct}/access/policies/{policy_id}`;
     this.route("POST", `${acct}/access/policies`, (c) => this.createPolicy(c));
     this.route("GET", `${acct}/access/policies`, (c) => this.listPolicies(c));
-    this.route("GET", `${acct}/access/policies/${ID}`, (c) => ({
+    this.route("GET", pol, (c) => ({
       result: this.renderPolicy(this.findPolicy(c.params[0], c.params[1])),
     }));
-    this.route("PUT", `${acct}/access/policies/${ID}`, (c) => this.updatePolicy(c));
-    this.route("DELETE", `${acct}/access/policies/${ID}`, (c) => this.deletePolicy(c));
-
-    // Access service tokens (account- or zone-scoped).
-    this.route("POST", `${scope}/access/service_tokens`, (c) => this.createServiceToken(c));
-    this.route("GET", `${scope}/access/service_tokens`, (c) => this.listServiceTokens(c));
-    this.route("GET", `${scope}/access/service_tokens/${ID}`, (c) => ({
-      result: this.renderServiceToken(this.findServiceToken(c.params[0], c.params[1], c.params[2])),
-    }));
-    this.route("PUT", `${scope}/access/service_tokens/${ID}`, (c) => this.updateServiceToken(c));
-    this.route("DELETE", `${scope}/access/service_tokens/${ID}`, (c) => {
-      const t = this.findServiceToken(c.params[0], c.params[1], c.params[2]);
-      this.state.serviceTokens.delete(t.id);
-      return { result: this.renderServiceToken(t) };
-    });
-    this.route("POST", `${acct}/access/service_tokens/${ID}/rotate`, (c) => {
-      const t = this.findServiceToken("accounts", c.params[0], c.params[1]);
-      t.clientSecret = hex(32);
-      t.clientSecretVersion += 1;
-      t.updatedAt = now();
-      return { result: this.renderServiceToken(t, true) };
-    });
-    this.route("POST", `${acct}/access/service_tokens/${ID}/refresh`, (c) => {
-      const t = this.findServiceToken("accounts", c.params[0], c.params[1]);
-      t.updatedAt = now();
-      t.expiresAt = this.expiry(t.duration, t.updatedAt);
-      return { result: this.renderServiceToken(t) };
-    });
+    this.route("PUT", pol, (c) => this.updatePolicy(c));
+    this.route("DELETE", pol, (c) => this.deletePolicy(c));
   }
 
   // ---------------------------------------------------------------- accounts & zones
@@ -796,7 +996,10 @@ export class FakeCloudflareApi {
       cname_suffix: null,
       created_on: z.createdOn,
       modified_on: z.createdOn,
-      activated_on: z.createdOn,
+      // "activated_on: The last time proof of ownership was detected and the zone was made active"
+      // (cloudflare-go v6 zones/zone.go); null until then, as in a pending zone's answer quoted at
+      // https://gist.github.com/kyouheicf/c7128f3affb86fe53871e6cfeb9d8064.
+      activated_on: z.status === "active" || z.status === "moved" ? z.createdOn : null,
       account: { id: z.accountId, name: this.renderAccount(z.accountId).name as string },
       owner: { id: null, type: "user", email: null, name: null },
       permissions: ["#dns_records:edit", "#dns_records:read", "#zone:read"],
@@ -847,7 +1050,7 @@ export class FakeCloudflareApi {
   /** `PATCH /zones/{id}/settings/websockets` with `{value: "on"|"off"}` (and optionally `id`). */
   private patchWebsockets(c: Ctx): Reply {
     const z = this.requireSetting(c);
-    const b = bodyObject(c);
+    const b = bodyObject(c.body);
     const id = optString(b, "id");
     if (id !== undefined && id !== "websockets") {
       throw badRequest(`'id' must be "websockets" on this path, not ${JSON.stringify(id)}`, 1007);
@@ -874,9 +1077,16 @@ export class FakeCloudflareApi {
     };
   }
 
+  /**
+   * `GET /zones`: the zones of the accounts the token reaches, whatever their status, filtered by
+   * `name` (operators allowed), `status` (exact), `account.id`, `account.name`; two accounts' zones
+   * of one name both match a name filter (zone names are not unique, see `addZone`), which is
+   * what makes `getZone({filter: {name}})` fail with "failed to find exactly one result"
+   * (terraform-provider-cloudflare v5.19.1 internal/services/zone/data_source.go).
+   */
   private listZones(c: Ctx): Reply {
     const q = c.query;
-    let zones = [...this.state.zones.values()];
+    let zones = [...this.state.zones.values()].filter((z) => this.reaches(z.accountId));
     const match = q.get("match");
     zones = zones.filter((z) => {
       const checks: boolean[] = [];
@@ -892,12 +1102,16 @@ export class FakeCloudflareApi {
           matchesOperatorFilter(this.renderAccount(z.accountId).name as string, accountName),
         );
       }
-      const types = q.getAll("type").filter((t) => t !== "");
+      const types = q
+        .getAll("type")
+        .flatMap((t) => t.split(","))
+        .filter((t) => t !== "");
       if (types.length > 0) checks.push(types.includes("full"));
       return combine(checks, match);
     });
     const order = q.get("order") ?? "name";
     if (order === "name") zones.sort((a, b) => a.name.localeCompare(b.name));
+    if (order === "status") zones.sort((a, b) => a.status.localeCompare(b.status));
     if (q.get("direction") === "desc") zones.reverse();
     const { page, info } = paginate(zones, q, { defaultPerPage: 20, maxPerPage: 50 });
     return { result: page.map((z) => this.renderZone(z)), resultInfo: info };
@@ -905,23 +1119,50 @@ export class FakeCloudflareApi {
 
   // ---------------------------------------------------------------- tunnels
 
+  /**
+   * "`inactive` (tunnel has never been run), `degraded` (tunnel is active and able to serve
+   * traffic but in an unhealthy state), `healthy` (tunnel is active and able to serve traffic),
+   * or `down` (tunnel can not serve traffic as it has no connections to the Cloudflare Edge)"
+   * (terraform-provider-cloudflare v5.19.1 zero_trust_tunnel_cloudflared/schema.go `status`).
+   * Here a listed connection marked `is_pending_reconnect` makes the tunnel degraded.
+   */
   private tunnelStatus(t: FakeTunnel): string {
-    if (t.connections.length > 0) return "healthy";
+    const listed = this.listedConnections(t);
+    if (listed.length > 0) {
+      return listed.some((c) => c.is_pending_reconnect) ? "degraded" : "healthy";
+    }
     if (t.connsActiveAt || t.connsInactiveAt) return "down";
     return "inactive";
   }
 
+  private static publicConnection(c: FakeTrackedConnection): JsonObject {
+    return {
+      id: c.id,
+      client_id: c.client_id,
+      client_version: c.client_version,
+      colo_name: c.colo_name,
+      is_pending_reconnect: c.is_pending_reconnect,
+      opened_at: c.opened_at,
+      origin_ip: c.origin_ip,
+      uuid: c.uuid,
+    };
+  }
+
   private renderTunnel(t: FakeTunnel): JsonObject {
+    const listed = this.listedConnections(t);
     return {
       id: t.id,
       account_tag: t.accountId,
       created_at: t.createdAt,
       deleted_at: t.deletedAt,
       name: t.name,
-      connections: t.connections.map((c) => ({ ...c })),
-      conns_active_at:
-        t.connections.length > 0 ? (t.connsActiveAt ?? t.connections[0].opened_at) : null,
-      conns_inactive_at: t.connections.length > 0 ? null : t.connsInactiveAt,
+      connections: listed.map((c) => FakeCloudflareApi.publicConnection(c)),
+      // "conns_active_at: Timestamp of when the tunnel established at least one connection to
+      // Cloudflare's edge. If `null`, the tunnel is inactive." / "conns_inactive_at: ... became
+      // inactive (no connections to Cloudflare's edge). If `null`, the tunnel is active."
+      // (zero_trust_tunnel_cloudflared/schema.go)
+      conns_active_at: listed.length > 0 ? t.connsActiveAt : null,
+      conns_inactive_at: listed.length > 0 ? null : t.connsInactiveAt,
       tun_type: "cfd_tunnel",
       metadata: clone(t.metadata),
       status: this.tunnelStatus(t),
@@ -930,7 +1171,10 @@ export class FakeCloudflareApi {
     };
   }
 
-  /** Finds a tunnel of the account; deleted tunnels are still found (the real API answers them with deleted_at set). */
+  /**
+   * Finds a tunnel of the account; deleted tunnels are still found, with deleted_at set (they
+   * stay listed until `is_deleted=false` filters them out, cloudflare/cloudflared#1210).
+   */
   private findTunnel(accountId: string, tunnelId: string): FakeTunnel {
     this.requireAccount(accountId);
     const t = this.state.tunnels.get(tunnelId);
@@ -944,6 +1188,7 @@ export class FakeCloudflareApi {
     return t;
   }
 
+  /** "Must be at least 32 bytes and encoded as a base64 string" (zero_trust_tunnel_cloudflared/schema.go `tunnel_secret`). */
   private validateSecret(secret: string): void {
     const decoded = decodeBase64(secret);
     if (!decoded) throw badRequest("tunnel_secret must be a base64-encoded string");
@@ -952,9 +1197,14 @@ export class FakeCloudflareApi {
     }
   }
 
+  /**
+   * A name is required (the create body's only required field, cloudflare-tunnel-create-a-
+   * cloudflare-tunnel) and unique among the account's live tunnels: "409 Conflict
+   * {"errors":[{"code":1013,"message":"You already have a tunnel with this name..."}]}"
+   * (pulumi/pulumi-cloudflare#1440). No length limit: none is documented.
+   */
   private validateTunnelName(accountId: string, name: string | undefined, selfId?: string): string {
     if (name === undefined || name.trim() === "") throw badRequest("name is required");
-    if (name.length > 64) throw badRequest("name must be at most 64 characters");
     for (const other of this.state.tunnels.values()) {
       if (
         other.accountId === accountId &&
@@ -975,8 +1225,9 @@ export class FakeCloudflareApi {
   private createTunnel(c: Ctx): Reply {
     const accountId = c.params[0];
     this.requireAccount(accountId);
-    const b = bodyObject(c);
+    const b = bodyObject(c.body);
     const name = this.validateTunnelName(accountId, optString(b, "name"));
+    // "Available values: "local", "cloudflare"", default "local" (zero_trust_tunnel_cloudflared/schema.go).
     const configSrc = optString(b, "config_src") ?? "local";
     if (configSrc !== "local" && configSrc !== "cloudflare") {
       throw badRequest(`config_src must be one of "local", "cloudflare" (got "${configSrc}")`);
@@ -1028,7 +1279,7 @@ export class FakeCloudflareApi {
 
   private editTunnel(c: Ctx): Reply {
     const t = this.findLiveTunnel(c.params[0], c.params[1]);
-    const b = bodyObject(c);
+    const b = bodyObject(c.body);
     const name = optString(b, "name");
     if (name !== undefined) t.name = this.validateTunnelName(t.accountId, name, t.id);
     const secret = optString(b, "tunnel_secret");
@@ -1039,9 +1290,16 @@ export class FakeCloudflareApi {
     return { result: this.renderTunnel(t) };
   }
 
+  /**
+   * Refused while the API lists connections: 400 code 1022 "Cannot delete tunnel because it has
+   * active connections" (terraform-provider-cloudflare#5255). `?cascade=true` deletes them with
+   * the tunnel (Cloudflare's Rust client, cloudflare 0.14.0 src/endpoints/cfd_tunnel/delete_tunnel.rs:
+   * `cascade` "should delete tunnel connections if any exists"). The provider's delete sends no
+   * cascade (terraform-provider-cloudflare v5.19.1 zero_trust_tunnel_cloudflared/resource.go).
+   */
   private deleteTunnel(c: Ctx): Reply {
     const t = this.findLiveTunnel(c.params[0], c.params[1]);
-    if (t.connections.length > 0) {
+    if (this.listedConnections(t).length > 0) {
       if (c.query.get("cascade") !== "true") {
         throw badRequest("Cannot delete tunnel because it has active connections", 1022);
       }
@@ -1060,10 +1318,11 @@ export class FakeCloudflareApi {
     return { result: token };
   }
 
+  /** One entry per connector (client), its connections inside (tunnel_tunnel_client). */
   private listConnections(c: Ctx): Reply {
     const t = this.findTunnel(c.params[0], c.params[1]);
-    const byClient = new Map<string, FakeTunnelConnection[]>();
-    for (const conn of t.connections) {
+    const byClient = new Map<string, FakeTrackedConnection[]>();
+    for (const conn of this.listedConnections(t)) {
       const list = byClient.get(conn.client_id) ?? [];
       list.push(conn);
       byClient.set(conn.client_id, list);
@@ -1073,16 +1332,7 @@ export class FakeCloudflareApi {
       id: clientId,
       arch: "linux_amd64",
       config_version: version,
-      conns: conns.map((x) => ({
-        colo_name: x.colo_name,
-        id: x.id,
-        is_pending_reconnect: x.is_pending_reconnect,
-        opened_at: x.opened_at,
-        origin_ip: x.origin_ip,
-        uuid: x.uuid,
-        client_id: x.client_id,
-        client_version: x.client_version,
-      })),
+      conns: conns.map((x) => FakeCloudflareApi.publicConnection(x)),
       features: [],
       run_at: conns[0].opened_at,
       version: conns[0].client_version,
@@ -1090,15 +1340,22 @@ export class FakeCloudflareApi {
     return { result: clients };
   }
 
+  /**
+   * "Removes a connection (aka Cloudflare Tunnel Connector) from a Cloudflare Tunnel
+   * independently of its current state. If no connector id (client_id) is provided all
+   * connectors will be removed." (cloudflare-go v6 zero_trust/tunnelcloudflaredconnection.go).
+   * A cloudflared that still runs would connect again; the fake leaves that to the test.
+   */
   private deleteConnections(c: Ctx): Reply {
     const t = this.findLiveTunnel(c.params[0], c.params[1]);
     const clientId = c.query.get("client_id");
-    const before = t.connections.length;
+    const before = this.listedConnections(t).length;
     t.connections = clientId ? t.connections.filter((x) => x.client_id !== clientId) : [];
     if (before > 0 && t.connections.length === 0) t.connsInactiveAt = now();
     return { result: null };
   }
 
+  /** No server-filled fields: the config is answered as it was put (none found in any source). */
   private renderConfig(t: FakeTunnel, cfg: FakeTunnelConfig | undefined): JsonObject {
     return {
       account_id: t.accountId,
@@ -1115,17 +1372,13 @@ export class FakeCloudflareApi {
     return { result: this.renderConfig(t, this.state.configs.get(t.id)) };
   }
 
+  /** The ingress rules pass cloudflared's validation (./cloudflare/ingress.ts). */
   private putConfig(c: Ctx): Reply {
     const t = this.findLiveTunnel(c.params[0], c.params[1]);
-    if (t.configSrc !== "cloudflare") {
-      throw badRequest(
-        `Tunnel ${t.id} is locally configured (config_src "local"): its configuration cannot be managed remotely. Create it with config_src "cloudflare".`,
-      );
-    }
-    const b = bodyObject(c);
-    const config = b.config;
-    if (!isObject(config)) throw badRequest("config is required and must be an object");
-    this.validateIngress(config.ingress);
+    const b = bodyObject(c.body);
+    const config = b.config ?? {};
+    if (!isObject(config)) throw badRequest("config must be an object");
+    validateIngress(config.ingress);
     const source = optString(b, "source") ?? "cloudflare";
     const prev = this.state.configs.get(t.id);
     const cfg: FakeTunnelConfig = {
@@ -1138,54 +1391,6 @@ export class FakeCloudflareApi {
     };
     this.state.configs.set(t.id, cfg);
     return { result: this.renderConfig(t, cfg) };
-  }
-
-  private validateIngress(ingress: Json | undefined): void {
-    if (!Array.isArray(ingress) || ingress.length === 0) {
-      throw badRequest(
-        "config.ingress must be a non-empty list of rules; the last rule must be a catch-all (no hostname)",
-      );
-    }
-    ingress.forEach((rule, i) => {
-      const n = i + 1;
-      if (!isObject(rule)) throw badRequest(`Ingress rule #${n} must be an object`);
-      const service = rule.service;
-      if (typeof service !== "string" || service === "")
-        throw badRequest(`Ingress rule #${n} has no service`);
-      if (!INGRESS_SERVICE.test(service)) {
-        throw badRequest(
-          `Ingress rule #${n} has an invalid service "${service}": use a URL such as http://host:port, or http_status:NNN`,
-        );
-      }
-      const hostname = rule.hostname;
-      const hasHostname = typeof hostname === "string" && hostname !== "";
-      if (hostname !== undefined && hostname !== null && typeof hostname !== "string") {
-        throw badRequest(`Ingress rule #${n}: hostname must be a string`);
-      }
-      if (hasHostname && !isValidHostname(hostname)) {
-        throw badRequest(
-          `Ingress rule #${n}: hostname "${hostname}" is not a valid host name (no scheme, port or path; "*." only as the first label)`,
-        );
-      }
-      const path = rule.path;
-      const hasPath = typeof path === "string" && path !== "";
-      if (hasPath) {
-        try {
-          new RegExp(path);
-        } catch {
-          throw badRequest(`Ingress rule #${n}: path "${path}" is not a valid regular expression`);
-        }
-      }
-      const isLast = i === ingress.length - 1;
-      if (isLast && (hasHostname || hasPath)) {
-        throw badRequest(
-          'The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter), e.g. {service: "http_status:404"}',
-        );
-      }
-      if (!isLast && !hasHostname && !hasPath) {
-        throw badRequest(`Ingress rule #${n} matches all URLs but is not the last rule`);
-      }
-    });
   }
 
   // ---------------------------------------------------------------- DNS
@@ -1205,31 +1410,54 @@ export class FakeCloudflareApi {
     return `${n}.${zone.name}`;
   }
 
+  /**
+   * A record as the API answers it. Always: id, name, type, content, proxied, ttl, and what the
+   * request sent (comment, tags, settings, other fields). No `zone_id`/`zone_name`: "Records
+   * returned by the API will no longer contain the `zone_id` and `zone_name` fields" (DNS
+   * changelog 2025-01-27, https://developers.cloudflare.com/dns/changelog/), as in cloudflare-go
+   * v6 dns/record.go RecordResponse.
+   *
+   * Server-filled (switchable): `proxiable`, `created_on`, `modified_on`, `meta` (an object with
+   * no documented keys since "Removed unused meta fields from DNS records", same changelog
+   * 2025-02-02), `comment: null` and `tags: []` when not set (that changelog's example answer),
+   * `comment_modified_on`/`tags_modified_on` once set (RecordResponse), and for a proxied CNAME
+   * `settings: {ipv4_only: false, ipv6_only: false}`: the provider's comment "The API returns a
+   * settings object but omits some sub-fields ... omits the settings object entirely ... for
+   * non-proxied CNAME records", "For all other record types the API never returns a settings
+   * object" (terraform-provider-cloudflare v5.19.1 internal/services/dns_record/custom.go), and
+   * ipv4_only/ipv6_only are the sub-fields that "only applies to proxied records" while
+   * flatten_cname "is unavailable for proxied records" (dns_record/schema.go); which sub-fields
+   * come back is this fake's reading of those comments.
+   */
   private renderDns(r: FakeDnsRecord): JsonObject {
-    const zone = this.state.zones.get(r.zoneId);
     const out: JsonObject = {
       id: r.id,
-      zone_id: r.zoneId,
-      zone_name: zone?.name ?? "",
       name: r.name,
       type: r.type,
       content: r.content,
-      proxiable: ["A", "AAAA", "CNAME"].includes(r.type),
       proxied: r.proxied,
       ttl: r.ttl,
-      settings: clone(r.settings),
-      meta: { auto_added: false, managed_by_apps: false, managed_by_argo_tunnel: false },
-      comment: r.comment,
-      tags: [...r.tags],
-      created_on: r.createdOn,
-      modified_on: r.modifiedOn,
-      ...clone(r.extra),
     };
+    if (r.comment !== null) out.comment = r.comment;
+    if (r.tags.length > 0) out.tags = [...r.tags];
+    if (Object.keys(r.settings).length > 0) out.settings = clone(r.settings);
+    Object.assign(out, clone(r.extra));
+    if (!this.serverFilled) return out;
+    out.proxiable = ["A", "AAAA", "CNAME"].includes(r.type);
+    out.comment = r.comment;
+    out.tags = [...r.tags];
+    if (r.type === "CNAME" && r.proxied) {
+      out.settings = { ipv4_only: false, ipv6_only: false, ...clone(r.settings) };
+    }
+    out.meta = {};
+    out.created_on = r.createdOn;
+    out.modified_on = r.modifiedOn;
     if (r.commentModifiedOn) out.comment_modified_on = r.commentModifiedOn;
     if (r.tagsModifiedOn) out.tags_modified_on = r.tagsModifiedOn;
     return out;
   }
 
+  /** Record types of cloudflare-go v6 dns/record.go (RecordNewParams' `type` values). */
   private static readonly DNS_TYPES = new Set([
     "A",
     "AAAA",
@@ -1282,23 +1510,25 @@ export class FakeCloudflareApi {
     } else if (content === undefined && !isObject(b.data)) {
       throw dnsErr(9000, `Content for ${type} record is required.`);
     }
+    // "Only A, AAAA, and CNAME records can be proxied" (https://developers.cloudflare.com/dns/proxy-status/).
     const proxied = optBool(b, "proxied") ?? false;
     if (proxied && !["A", "AAAA", "CNAME"].includes(type)) {
       throw dnsErr(9004, `A ${type} record cannot be proxied.`);
     }
+    // "Setting to 1 means 'automatic'. Value must be between 60 and 86400, with the minimum
+    // reduced to 30 for Enterprise zones" (cloudflare-go v6 dns/record.go `TTL`). A proxied record
+    // keeps TTL 1 whatever is sent: the API accepts another value and answers 1
+    // (terraform-provider-cloudflare#126: "ttl: "1" => "300"" after apply; DNSControl/dnscontrol#489:
+    // "records are always forced to have a TTL of 1").
     const ttlRaw = b.ttl;
-    const ttl = ttlRaw === undefined || ttlRaw === null ? 1 : ttlRaw;
+    let ttl = ttlRaw === undefined || ttlRaw === null ? 1 : ttlRaw;
     if (typeof ttl !== "number" || !Number.isInteger(ttl))
       throw dnsErr(9021, "TTL must be an integer.");
-    if (proxied && ttl !== 1) {
-      throw dnsErr(9021, `TTL must be 1 (automatic) when the record is proxied (got ${ttl}).`);
-    }
     if (ttl !== 1 && (ttl < 60 || ttl > 86400)) {
       throw dnsErr(9021, "TTL must be between 60 and 86400 seconds, or 1 for Automatic.");
     }
+    if (proxied) ttl = 1;
     const comment = optString(b, "comment") ?? null;
-    if (comment !== null && comment.length > 100)
-      throw dnsErr(9102, "Comment is longer than 100 characters.");
     const tagsRaw = b.tags;
     let tags: string[] = [];
     if (tagsRaw !== undefined && tagsRaw !== null) {
@@ -1309,7 +1539,8 @@ export class FakeCloudflareApi {
     }
     const settings = isObject(b.settings) ? clone(b.settings) : {};
 
-    // Conflicts with other records of the zone.
+    // "A/AAAA records cannot exist on the same name as CNAME records" (dns-records-for-a-zone-
+    // create-dns-record); the codes and messages are the API's as users quote them.
     for (const other of this.state.dnsRecords.values()) {
       if (other.zoneId !== zone.id || other.id === selfId || other.name !== name) continue;
       const addr = ["A", "AAAA", "CNAME"];
@@ -1348,9 +1579,14 @@ export class FakeCloudflareApi {
     return { type, name, content: content ?? "", proxied, ttl, comment, tags, settings, extra };
   }
 
+  /**
+   * A record pointing at a tunnel is accepted whatever account the tunnel is in, or whether it
+   * exists: the DNS API does not look (see `tunnelRouteFor` for where the traffic goes).
+   * Create answers 200 (dns-records-for-a-zone-create-dns-record).
+   */
   private createDns(c: Ctx): Reply {
     const zone = this.requireZone(c.params[0], "/dns_records");
-    const v = this.validateDns(zone, bodyObject(c));
+    const v = this.validateDns(zone, bodyObject(c.body));
     const ts = now();
     const r: FakeDnsRecord = {
       id: hex(16),
@@ -1368,7 +1604,7 @@ export class FakeCloudflareApi {
   private updateDns(c: Ctx, patch: boolean): Reply {
     const r = this.findDns(c.params[0], c.params[1]);
     const zone = this.requireZone(r.zoneId);
-    const sent = bodyObject(c);
+    const sent = bodyObject(c.body);
     const b: JsonObject = patch
       ? {
           name: r.name,
@@ -1444,19 +1680,35 @@ export class FakeCloudflareApi {
     );
   }
 
+  /**
+   * A policy as the API answers it: id and what was sent; inside an app, its `precedence`.
+   * Server-filled (switchable): `exclude: []`, `require: []`, `approval_groups: []`,
+   * `approval_required: false`, `isolation_required: false`, `purpose_justification_required:
+   * false` (the provider normalizes exactly these from the API's empty and false values,
+   * terraform-provider-cloudflare v5.19.1 zero_trust_access_policy/normalizations.go),
+   * `session_duration: "24h"` (computed in the provider's model), `reusable`, `app_count`,
+   * `created_at`, `updated_at`.
+   */
   private renderPolicy(p: FakeAccessPolicy, precedence?: number): JsonObject {
-    const out: JsonObject = {
-      id: p.id,
-      exclude: [],
-      require: [],
-      session_duration: "24h",
-      ...clone(p.body),
-      reusable: p.reusable,
-      app_count: p.reusable ? this.appsUsingPolicy(p.id).length : 1,
-      created_at: p.createdAt,
-      updated_at: p.updatedAt,
-    };
-    delete out.__app_id;
+    const body = clone(p.body);
+    delete body.__app_id;
+    const out: JsonObject = this.serverFilled
+      ? {
+          id: p.id,
+          exclude: [],
+          require: [],
+          approval_groups: [],
+          approval_required: false,
+          isolation_required: false,
+          purpose_justification_required: false,
+          session_duration: "24h",
+          ...body,
+          reusable: p.reusable,
+          app_count: p.reusable ? this.appsUsingPolicy(p.id).length : 1,
+          created_at: p.createdAt,
+          updated_at: p.updatedAt,
+        }
+      : { id: p.id, ...body };
     if (precedence !== undefined) out.precedence = precedence;
     return out;
   }
@@ -1528,10 +1780,11 @@ export class FakeCloudflareApi {
     return clone(b);
   }
 
+  /** 201 Created (access-policies-create-an-access-reusable-policy: "201"). */
   private createPolicy(c: Ctx): Reply {
     const accountId = c.params[0];
     this.requireAccount(accountId);
-    const body = this.validatePolicyBody(accountId, bodyObject(c));
+    const body = this.validatePolicyBody(accountId, bodyObject(c.body));
     const ts = now();
     const p: FakeAccessPolicy = {
       id: randomUUID(),
@@ -1542,7 +1795,7 @@ export class FakeCloudflareApi {
       updatedAt: ts,
     };
     this.state.accessPolicies.set(p.id, p);
-    return { result: this.renderPolicy(p) };
+    return { status: 201, result: this.renderPolicy(p) };
   }
 
   private listPolicies(c: Ctx): Reply {
@@ -1557,11 +1810,12 @@ export class FakeCloudflareApi {
 
   private updatePolicy(c: Ctx): Reply {
     const p = this.findPolicy(c.params[0], c.params[1]);
-    p.body = this.validatePolicyBody(p.accountId, bodyObject(c));
+    p.body = this.validatePolicyBody(p.accountId, bodyObject(c.body));
     p.updatedAt = now();
     return { result: this.renderPolicy(p) };
   }
 
+  /** 202 Accepted with `{id}` (access-policies-delete-an-access-reusable-policy: "202"). */
   private deletePolicy(c: Ctx): Reply {
     const p = this.findPolicy(c.params[0], c.params[1]);
     const users = this.appsUsingPolicy(p.id);
@@ -1573,12 +1827,12 @@ export class FakeCloudflareApi {
       );
     }
     this.state.accessPolicies.delete(p.id);
-    return { result: { id: p.id } };
+    return { status: 202, result: { id: p.id } };
   }
 
   // ---------------------------------------------------------------- Access: applications
 
-  private findApp(scope: string, scopeId: string, appId: string): FakeAccessApp {
+  private findApp(scope: Scope, scopeId: string, appId: string): FakeAccessApp {
     this.requireScope(scope, scopeId);
     const a = this.state.accessApps.get(appId);
     if (!a || a.scope !== scope || a.scopeId !== scopeId)
@@ -1605,18 +1859,56 @@ export class FakeCloudflareApi {
 
   private static readonly SELF_HOSTED_TYPES = ["self_hosted", "ssh", "vnc", "rdp"];
 
-  private validateAppBody(
-    scope: string,
-    scopeId: string,
-    b: JsonObject,
-    appId: string,
-  ): JsonObject {
+  /** The host names an app body secures: `domain`, `self_hosted_domains`, public `destinations`. */
+  private static appHostnames(body: JsonObject): string[] {
+    const uris: string[] = [];
+    if (typeof body.domain === "string") uris.push(body.domain);
+    if (Array.isArray(body.self_hosted_domains)) {
+      for (const d of body.self_hosted_domains) if (typeof d === "string") uris.push(d);
+    }
+    if (Array.isArray(body.destinations)) {
+      for (const d of body.destinations) {
+        if (isObject(d) && (d.type ?? "public") === "public" && typeof d.uri === "string")
+          uris.push(d.uri);
+      }
+    }
+    // "mqtt.example.com/path", "*.example.com:8443" -> the host, without a leading "*."
+    return uris.map((u) =>
+      u
+        .replace(/[:/].*$/, "")
+        .replace(/^\*\./, "")
+        .toLowerCase(),
+    );
+  }
+
+  /**
+   * Every host name of a self-hosted app must lie in an ACTIVE zone of the app's account (or be
+   * in the app's zone, for a zone-scoped app). Otherwise: 400 code 12130
+   * "access.api.error.invalid_request: domain does not belong to zone". Reported for a
+   * hostname on a pending zone, "and the identical create succeeds the moment the zone is
+   * active", and for hostnames of zones the account does not own (pages.dev, workers.dev) in
+   * public deployment notes found by exact-string search (no repository path is given for
+   * them); terraform-provider-cloudflare#5181 is a refused pages.dev destination.
+   */
+  private requireAppDomainsInZone(scope: Scope, scopeId: string, body: JsonObject): void {
+    const zones =
+      scope === "zones"
+        ? [this.state.zones.get(scopeId)!]
+        : [...this.state.zones.values()].filter((z) => z.accountId === scopeId);
+    for (const host of FakeCloudflareApi.appHostnames(body)) {
+      const ok = zones.some((z) => z.status === "active" && inZone(host, z.name));
+      if (!ok) {
+        throw err(400, 12130, "access.api.error.invalid_request: domain does not belong to zone");
+      }
+    }
+  }
+
+  private validateAppBody(scope: Scope, scopeId: string, b: JsonObject, appId: string): JsonObject {
     const body = clone(b);
     const type = optString(body, "type") ?? "self_hosted";
     const types = [
       ...FakeCloudflareApi.SELF_HOSTED_TYPES,
       "saas",
-      "ssh",
       "bookmark",
       "app_launcher",
       "warp",
@@ -1657,6 +1949,7 @@ export class FakeCloudflareApi {
       const name = optString(body, "name");
       if (!name || name.trim() === "")
         throw err(400, 12130, "access.api.error.invalid_request: name is required");
+      this.requireAppDomainsInZone(scope, scopeId, body);
     }
     const policies = body.policies;
     if (policies !== undefined && policies !== null) {
@@ -1707,37 +2000,60 @@ export class FakeCloudflareApi {
     return body;
   }
 
+  /**
+   * An app as the API answers it: id, aud, type and what was sent, its policies expanded.
+   * Server-filled (switchable):
+   * - `allowed_idps: []`, `tags: []`, `policies: []` when not set; `auto_redirect_to_identity`,
+   *   `enable_binding_cookie`, `options_preflight_bypass`, `service_auth_401_redirect`: false;
+   *   for self-hosted types `http_only_cookie_attribute: true`, `skip_interstitial`,
+   *   `allow_iframe`, `path_cookie_attribute`: false. The provider normalizes exactly these
+   *   between the API's value and null ("The API might return an empty array"; terraform-
+   *   provider-cloudflare v5.19.1 zero_trust_access_application/normalizations.go).
+   * - `app_launcher_visible: true`, `session_duration: "24h"`, `self_hosted_domains: [domain]`,
+   *   `destinations: [{type: "public", uri: domain}]`: computed in the provider's model
+   *   (zero_trust_access_application/model.go) and the values of an app the dashboard created
+   *   (terraform-provider-cloudflare#5181: `"app_launcher_visible": true, "allowed_idps": [],
+   *   "tags": [], "auto_redirect_to_identity": false, "session_duration": "24h"`,
+   *   `"destinations": [{"uri": ..., "type": "public"}]`).
+   * - `created_at`, `updated_at` (same answer).
+   * Not added: `allow_authenticate_via_warp`, `same_site_cookie_attribute`: optional only in the
+   * provider, not normalized, so the API leaves them out when unset;
+   * `skip_app_launcher_login_page`: app_launcher apps only (its validator).
+   */
   private renderApp(a: FakeAccessApp): JsonObject {
     const b = clone(a.body);
     const type = (b.type as string | undefined) ?? "self_hosted";
-    const selfHosted = FakeCloudflareApi.SELF_HOSTED_TYPES.includes(type);
-    const domain = typeof b.domain === "string" ? b.domain : undefined;
-    const out: JsonObject = {
-      id: a.id,
-      aud: a.aud,
-      type,
-      allowed_idps: [],
-      tags: [],
-      auto_redirect_to_identity: false,
-      enable_binding_cookie: false,
-      options_preflight_bypass: false,
-      service_auth_401_redirect: false,
-      app_launcher_visible: true,
-      session_duration: "24h",
-      ...(selfHosted
-        ? {
-            http_only_cookie_attribute: true,
-            skip_interstitial: false,
-            allow_iframe: false,
-            path_cookie_attribute: false,
-            self_hosted_domains: domain ? [domain] : [],
-            destinations: domain ? [{ type: "public", uri: domain }] : [],
-          }
-        : {}),
-      ...b,
-      created_at: a.createdAt,
-      updated_at: a.updatedAt,
-    };
+    let out: JsonObject = { id: a.id, aud: a.aud, ...b, type };
+    if (this.serverFilled) {
+      const selfHosted = FakeCloudflareApi.SELF_HOSTED_TYPES.includes(type);
+      const domain = typeof b.domain === "string" ? b.domain : undefined;
+      out = {
+        id: a.id,
+        aud: a.aud,
+        type,
+        allowed_idps: [],
+        tags: [],
+        auto_redirect_to_identity: false,
+        enable_binding_cookie: false,
+        options_preflight_bypass: false,
+        service_auth_401_redirect: false,
+        app_launcher_visible: true,
+        session_duration: "24h",
+        ...(selfHosted
+          ? {
+              http_only_cookie_attribute: true,
+              skip_interstitial: false,
+              allow_iframe: false,
+              path_cookie_attribute: false,
+              self_hosted_domains: domain ? [domain] : [],
+              destinations: domain ? [{ type: "public", uri: domain }] : [],
+            }
+          : {}),
+        ...b,
+        created_at: a.createdAt,
+        updated_at: a.updatedAt,
+      };
+    }
     if (Array.isArray(b.policies)) {
       out.policies = this.policyRefs(b).map((ref, i) => {
         const p = this.state.accessPolicies.get(ref.id);
@@ -1745,21 +2061,26 @@ export class FakeCloudflareApi {
           ? this.renderPolicy(p, ref.precedence ?? i + 1)
           : { id: ref.id, precedence: ref.precedence ?? i + 1 };
       });
-    } else {
+    } else if (this.serverFilled) {
       out.policies = [];
     }
     return out;
   }
 
-  private createApp(c: Ctx): Reply {
-    const [scope, scopeId] = c.params;
+  /**
+   * 201 Created (access-applications-add-an-application and zone-level-access-applications-add-
+   * a-bookmark-application: "201"); cloudflare-go v6 takes any status below 400 as success
+   * (internal/requestconfig/requestconfig.go), the provider checks none.
+   */
+  private createApp(scope: Scope, c: Ctx): Reply {
+    const scopeId = c.params[0];
     this.requireScope(scope, scopeId);
     const id = randomUUID();
-    const body = this.validateAppBody(scope, scopeId, bodyObject(c), id);
+    const body = this.validateAppBody(scope, scopeId, bodyObject(c.body), id);
     const ts = now();
     const a: FakeAccessApp = {
       id,
-      scope: scope as "accounts" | "zones",
+      scope,
       scopeId,
       aud: hex(32),
       body,
@@ -1767,12 +2088,12 @@ export class FakeCloudflareApi {
       updatedAt: ts,
     };
     this.state.accessApps.set(a.id, a);
-    return { result: this.renderApp(a) };
+    return { status: 201, result: this.renderApp(a) };
   }
 
-  private updateApp(c: Ctx): Reply {
-    const a = this.findApp(c.params[0], c.params[1], c.params[2]);
-    const sent = bodyObject(c);
+  private updateApp(scope: Scope, c: Ctx): Reply {
+    const a = this.findApp(scope, c.params[0], c.params[1]);
+    const sent = bodyObject(c.body);
     const oldInline = this.policyRefs(a.body)
       .map((r) => this.state.accessPolicies.get(r.id))
       .filter((p): p is FakeAccessPolicy => p !== undefined && !p.reusable);
@@ -1789,8 +2110,21 @@ export class FakeCloudflareApi {
     return { result: this.renderApp(a) };
   }
 
-  private listApps(c: Ctx): Reply {
-    const [scope, scopeId] = c.params;
+  /**
+   * 202 Accepted with `{id}` (access-applications-delete-an-access-application and
+   * zone-level-access-applications-delete-an-access-application: "202", access_id_response).
+   */
+  private deleteApp(scope: Scope, c: Ctx): Reply {
+    const app = this.findApp(scope, c.params[0], c.params[1]);
+    this.state.accessApps.delete(app.id);
+    for (const p of this.state.accessPolicies.values()) {
+      if (!p.reusable && p.body.__app_id === app.id) this.state.accessPolicies.delete(p.id);
+    }
+    return { status: 202, result: { id: app.id } };
+  }
+
+  private listApps(scope: Scope, c: Ctx): Reply {
+    const scopeId = c.params[0];
     this.requireScope(scope, scopeId);
     const items = [...this.state.accessApps.values()].filter(
       (a) => a.scope === scope && a.scopeId === scopeId,
@@ -1801,7 +2135,7 @@ export class FakeCloudflareApi {
 
   // ---------------------------------------------------------------- Access: service tokens
 
-  private findServiceToken(scope: string, scopeId: string, tokenId: string): FakeServiceToken {
+  private findServiceToken(scope: Scope, scopeId: string, tokenId: string): FakeServiceToken {
     this.requireScope(scope, scopeId);
     const t = this.state.serviceTokens.get(tokenId);
     if (!t || t.scope !== scope || t.scopeId !== scopeId)
@@ -1809,71 +2143,123 @@ export class FakeCloudflareApi {
     return t;
   }
 
-  private expiry(duration: string, from: string): string | null {
-    const ms = parseDuration(duration);
-    if (ms === null || ms === undefined) return null;
-    return new Date(Date.parse(from) + ms).toISOString();
+  private static expiry(duration: string, fromMs: number): string {
+    return new Date(fromMs + (parseDuration(duration) ?? 0)).toISOString();
   }
 
+  /**
+   * A service token as the API answers it: `id`, `name`, `client_id`, `duration`, `expires_at`
+   * (cloudflare-go v6 zero_trust/accessservicetoken.go ServiceToken), `client_secret` only from
+   * create, rotate, and an update that changed `client_secret_version` ("This is the only time
+   * you can get the Client Secret", access-service-tokens-create-a-service-token; "New secret
+   * happens on Create and if Version changes", terraform-provider-cloudflare v5.19.1
+   * zero_trust_access_service_token/resource.go). Server-filled (switchable): `created_at`,
+   * `updated_at`, `last_seen_at`, `client_secret_version`, and `previous_client_secret_expires_at`
+   * once set (the answer's fields in cloudflare-go v0.116.0 access_service_tokens.go,
+   * AccessServiceToken; the provider reads none of them back: model.go marks the version
+   * no_refresh).
+   */
   private renderServiceToken(t: FakeServiceToken, withSecret = false): JsonObject {
     const out: JsonObject = {
       id: t.id,
       name: t.name,
       client_id: t.clientId,
-      created_at: t.createdAt,
-      updated_at: t.updatedAt,
-      expires_at: t.expiresAt,
-      last_seen_at: t.lastSeenAt,
       duration: t.duration,
-      client_secret_version: t.clientSecretVersion,
+      expires_at: t.expiresAt,
     };
+    if (this.serverFilled) {
+      out.created_at = t.createdAt;
+      out.updated_at = t.updatedAt;
+      out.last_seen_at = t.lastSeenAt;
+      out.client_secret_version = t.clientSecretVersion;
+      if (t.previousSecretExpiresAt !== null)
+        out.previous_client_secret_expires_at = t.previousSecretExpiresAt;
+    }
     if (withSecret) out.client_secret = t.clientSecret;
     return out;
   }
 
+  /** "Must be in the format `300ms` or `2h45m`" (see parseDuration). */
   private validateDurationField(b: JsonObject): string | undefined {
     const duration = optString(b, "duration");
     if (duration !== undefined && parseDuration(duration) === undefined) {
       throw err(
         400,
         12130,
-        `access.api.error.invalid_request: duration "${duration}" must look like 8760h, 2h45m or "forever"`,
+        `access.api.error.invalid_request: duration "${duration}" must be in the format 300ms or 2h45m`,
       );
     }
     return duration;
   }
 
-  private createServiceToken(c: Ctx): Reply {
-    const [scope, scopeId] = c.params;
+  private static optTime(b: JsonObject, key: string): string | undefined {
+    const v = optString(b, key);
+    if (v === undefined) return undefined;
+    if (Number.isNaN(Date.parse(v)))
+      throw err(400, 12130, `access.api.error.invalid_request: ${key} must be a date-time`);
+    return new Date(v).toISOString();
+  }
+
+  /**
+   * Sets a new secret; the previous one stays valid until `previousExpiresAt`: "If not provided,
+   * it defaults to the current timestamp in order to immediately expire the previous secret"
+   * (access-service-tokens-rotate-a-service-token, `previous_client_secret_expires_at`).
+   */
+  private static newSecret(t: FakeServiceToken, previousExpiresAt: string | undefined): void {
+    t.previousClientSecret = t.clientSecret;
+    t.previousSecretExpiresAt = previousExpiresAt ?? now();
+    t.clientSecret = hex(32);
+  }
+
+  /**
+   * 201 Created (access-service-tokens-create-a-service-token; the zone-level create too).
+   * `duration` defaults to "8760h" ("The default is 1 year in hours (8760h)") and `expires_at`
+   * is creation + duration; `client_secret_version` defaults to 1 (the provider's default,
+   * zero_trust_access_service_token/schema.go).
+   */
+  private createServiceToken(scope: Scope, c: Ctx): Reply {
+    const scopeId = c.params[0];
     this.requireScope(scope, scopeId);
-    const b = bodyObject(c);
+    const b = bodyObject(c.body);
     const name = optString(b, "name");
     if (!name || name.trim() === "")
       throw err(400, 12130, "access.api.error.invalid_request: name is required");
     const duration = this.validateDurationField(b) ?? "8760h";
     const version = b.client_secret_version;
-    const ts = now();
+    const created = Date.now();
+    const ts = new Date(created).toISOString();
     const t: FakeServiceToken = {
       id: randomUUID(),
-      scope: scope as "accounts" | "zones",
+      scope,
       scopeId,
       name,
       clientId: `${hex(16)}.access`,
       clientSecret: hex(32),
       clientSecretVersion: typeof version === "number" && version >= 1 ? version : 1,
+      previousClientSecret: null,
+      previousSecretExpiresAt:
+        FakeCloudflareApi.optTime(b, "previous_client_secret_expires_at") ?? null,
       duration,
       createdAt: ts,
       updatedAt: ts,
-      expiresAt: this.expiry(duration, ts),
+      expiresAt: FakeCloudflareApi.expiry(duration, created),
       lastSeenAt: null,
     };
     this.state.serviceTokens.set(t.id, t);
-    return { result: this.renderServiceToken(t, true) };
+    return { status: 201, result: this.renderServiceToken(t, true) };
   }
 
-  private updateServiceToken(c: Ctx): Reply {
-    const t = this.findServiceToken(c.params[0], c.params[1], c.params[2]);
-    const b = bodyObject(c);
+  /**
+   * PUT: name, duration, and the rotation the provider drives: "A version number identifying the
+   * current `client_secret` ... Incrementing it triggers a rotation; the previous secret will
+   * still be accepted until the time indicated by `previous_client_secret_expires_at`", which
+   * "can be modified at any point after a rotation" (cloudflare-go v6
+   * AccessServiceTokenUpdateParams). The provider sends both together (its AlsoRequires
+   * validators, schema.go). A new `duration` counts from the token's creation (no source).
+   */
+  private updateServiceToken(scope: Scope, c: Ctx): Reply {
+    const t = this.findServiceToken(scope, c.params[0], c.params[1]);
+    const b = bodyObject(c.body);
     const name = optString(b, "name");
     if (name !== undefined) {
       if (name.trim() === "")
@@ -1881,23 +2267,52 @@ export class FakeCloudflareApi {
       t.name = name;
     }
     const duration = this.validateDurationField(b);
+    const previousExpiresAt = FakeCloudflareApi.optTime(b, "previous_client_secret_expires_at");
     t.updatedAt = now();
     if (duration !== undefined && duration !== t.duration) {
       t.duration = duration;
-      t.expiresAt = this.expiry(duration, t.createdAt);
+      t.expiresAt = FakeCloudflareApi.expiry(duration, Date.parse(t.createdAt));
     }
     const version = b.client_secret_version;
     let rotated = false;
     if (typeof version === "number" && version > t.clientSecretVersion) {
-      t.clientSecret = hex(32);
+      FakeCloudflareApi.newSecret(t, previousExpiresAt);
       t.clientSecretVersion = version;
       rotated = true;
+    } else if (previousExpiresAt !== undefined && t.previousClientSecret !== null) {
+      t.previousSecretExpiresAt = previousExpiresAt;
     }
     return { result: this.renderServiceToken(t, rotated) };
   }
 
-  private listServiceTokens(c: Ctx): Reply {
-    const [scope, scopeId] = c.params;
+  /**
+   * POST .../rotate `{previous_client_secret_expires_at?}`: "Generates a new Client Secret for a
+   * service token and revokes the old one" (at that time), answers 200 with the new secret
+   * (access_create_response); the version goes up by one.
+   */
+  private rotateServiceToken(c: Ctx): Reply {
+    const t = this.findServiceToken("accounts", c.params[0], c.params[1]);
+    const b = bodyObject(c.body);
+    FakeCloudflareApi.newSecret(
+      t,
+      FakeCloudflareApi.optTime(b, "previous_client_secret_expires_at"),
+    );
+    t.clientSecretVersion += 1;
+    t.updatedAt = now();
+    return { result: this.renderServiceToken(t, true) };
+  }
+
+  /** POST .../refresh: "Refreshes the expiration of a service token": now + duration. */
+  private refreshServiceToken(c: Ctx): Reply {
+    const t = this.findServiceToken("accounts", c.params[0], c.params[1]);
+    const at = Date.now();
+    t.updatedAt = new Date(at).toISOString();
+    t.expiresAt = FakeCloudflareApi.expiry(t.duration, at);
+    return { result: this.renderServiceToken(t) };
+  }
+
+  private listServiceTokens(scope: Scope, c: Ctx): Reply {
+    const scopeId = c.params[0];
     this.requireScope(scope, scopeId);
     const q = c.query;
     const items = [...this.state.serviceTokens.values()].filter(

@@ -1,7 +1,7 @@
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { FakeCloudflareApi } from "../support/cloudflareApi";
+import { FakeCloudflareApi, ROUTE_PERMISSIONS } from "../support/cloudflareApi";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const OTHER_ACCOUNT = "fedcba9876543210fedcba9876543210";
@@ -245,7 +245,7 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(badHost.status, 400);
-  assert.match(badHost.errors[0].message, /not a valid host name/);
+  assert.match(badHost.errors[0].message, /Hostname cannot contain a port/);
 
   const badService = await call("PUT", `${tunnels}/${t.id}/configurations`, {
     config: {
@@ -256,7 +256,7 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(badService.status, 400);
-  assert.match(badService.errors[0].message, /invalid service/);
+  assert.match(badService.errors[0].message, /invalid address, please make sure it has a scheme/);
 
   const earlyCatchAll = await call("PUT", `${tunnels}/${t.id}/configurations`, {
     config: {
@@ -268,15 +268,6 @@ void test("tunnel config: put, get, validation", async () => {
     },
   });
   assert.equal(earlyCatchAll.status, 400);
-
-  const noIngress = await call("PUT", `${tunnels}/${t.id}/configurations`, { config: {} });
-  assert.equal(noIngress.status, 400);
-
-  const local = (await call("POST", tunnels, { name: "local-one", tunnel_secret: secret() }))
-    .result;
-  const onLocal = await call("PUT", `${tunnels}/${local.id}/configurations`, { config });
-  assert.equal(onLocal.status, 400);
-  assert.match(onLocal.errors[0].message, /config_src/);
 });
 
 void test("tunnel token decodes to {a, t, s}", async () => {
@@ -314,7 +305,7 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   assert.equal(r.ttl, 1);
   assert.equal(r.comment, null);
   assert.deepEqual(r.tags, []);
-  assert.deepEqual(r.settings, {});
+  assert.deepEqual(r.settings, { ipv4_only: false, ipv6_only: false });
   assert.equal(typeof r.meta, "object");
   assert.ok(r.created_on && r.modified_on);
 
@@ -335,17 +326,6 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   });
   assert.equal(dupA.errors[0].code, 81053);
 
-  const ttl = await call("POST", records, {
-    name: "ws",
-    type: "CNAME",
-    content: target,
-    proxied: true,
-    ttl: 300,
-  });
-  assert.equal(ttl.status, 400);
-  assert.equal(ttl.errors[0].code, 1004);
-  assert.equal(ttl.errors[0].error_chain?.[0].code, 9021);
-  assert.match(ttl.errors[0].error_chain![0].message, /proxied/);
   const badTtl = await call("POST", records, {
     name: "ws",
     type: "CNAME",
@@ -384,8 +364,9 @@ void test("dns: create, duplicate, ttl rule, update, delete", async () => {
   const patched = await call("PATCH", `${records}/${r.id}`, { proxied: true, ttl: 1 });
   assert.equal(patched.result.proxied, true);
   assert.equal(patched.result.comment, "managed by pulumi");
-  const badPatch = await call("PATCH", `${records}/${r.id}`, { ttl: 120 });
-  assert.equal(badPatch.status, 400, "proxied record keeps ttl 1");
+  const ttlPatch = await call("PATCH", `${records}/${r.id}`, { ttl: 120 });
+  assert.equal(ttlPatch.status, 200);
+  assert.equal(ttlPatch.result.ttl, 1, "a proxied record keeps ttl 1");
 
   const list = await call("GET", `${records}?type=CNAME&name=mqtt.example.com`);
   assert.equal(list.result.length, 1);
@@ -451,7 +432,7 @@ void test("zones: lookup by name and account, pagination", async () => {
 void test("access: service token, policy, application CRUD", async () => {
   const acc = `/accounts/${ACCOUNT}/access`;
   const tok = await call("POST", `${acc}/service_tokens`, { name: "mqtt-client" });
-  assert.equal(tok.status, 200);
+  assert.equal(tok.status, 201);
   assert.match(tok.result.client_id, /^[0-9a-f]{32}\.access$/);
   assert.match(tok.result.client_secret, /^[0-9a-f]{64}$/);
   assert.equal(tok.result.duration, "8760h");
@@ -488,7 +469,7 @@ void test("access: service token, policy, application CRUD", async () => {
     decision: "non_identity",
     include: [{ service_token: { token_id: tok.result.id } }],
   });
-  assert.equal(policy.status, 200);
+  assert.equal(policy.status, 201);
   const p = policy.result;
   assert.equal(p.decision, "non_identity");
   assert.equal(p.reusable, true);
@@ -518,7 +499,7 @@ void test("access: service token, policy, application CRUD", async () => {
     domain: "mqtt.example.com",
     policies: [{ id: p.id, precedence: 1 }],
   });
-  assert.equal(app.status, 200);
+  assert.equal(app.status, 201);
   const a = app.result;
   assert.match(a.aud, /^[0-9a-f]{64}$/);
   assert.equal(a.domain, "mqtt.example.com");
@@ -560,7 +541,7 @@ void test("access: service token, policy, application CRUD", async () => {
     name: "z",
     domain: "z.example.com",
   });
-  assert.equal(zoneApp.status, 200);
+  assert.equal(zoneApp.status, 201);
   assert.equal(
     (await call("GET", `/zones/${ZONE_ID}/access/apps/${zoneApp.result.id}`)).status,
     200,
@@ -696,4 +677,596 @@ void test("zone settings: options seed websockets and fight mode", async () => {
   } finally {
     await seeded.stop();
   }
+});
+
+// ---------------------------------------------------------------- Cloudflare's state (issue 21)
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+void test("zones: a status and an owning account; one name in two accounts; status filter", async () => {
+  // Default zones are active and owned by their configured account.
+  const own = await call("GET", `/zones/${ZONE_ID}`);
+  assert.equal(own.result.status, "active");
+  assert.equal(own.result.account.id, ACCOUNT);
+  assert.ok(own.result.activated_on);
+
+  // The same name, pending, in another account: both are listed by name.
+  const twin = fake.addZone({ name: "example.com", accountId: OTHER_ACCOUNT, status: "pending" });
+  assert.notEqual(twin.id, ZONE_ID);
+  assert.equal(twin.id, FakeCloudflareApi.zoneIdFor("example.com"));
+  const zone0Twin = fake.addZone({ name: "zone0.test", accountId: OTHER_ACCOUNT });
+  assert.equal(
+    zone0Twin.id,
+    FakeCloudflareApi.zoneIdFor("zone0.test", OTHER_ACCOUNT),
+    "a taken default id gives way to the name-and-account one",
+  );
+  const both = await call("GET", "/zones?name=example.com");
+  assert.deepEqual(
+    both.result.map((z: any) => [z.account.id, z.status]).sort(),
+    [
+      [ACCOUNT, "active"],
+      [OTHER_ACCOUNT, "pending"],
+    ].sort(),
+  );
+  assert.equal(both.result_info.total_count, 2);
+  const active = await call("GET", "/zones?name=example.com&status=active");
+  assert.deepEqual(
+    active.result.map((z: any) => z.id),
+    [ZONE_ID],
+  );
+  const pending = await call("GET", "/zones?name=example.com&status=pending");
+  assert.deepEqual(
+    pending.result.map((z: any) => z.id),
+    [twin.id],
+  );
+  const got = await call("GET", `/zones/${twin.id}`);
+  assert.equal(got.result.status, "pending");
+  assert.equal(got.result.activated_on, null);
+
+  // A token that reaches one account sees that account's zone only.
+  const scoped = fake.addToken({ permissions: ["Zone Read"], accounts: [ACCOUNT] });
+  const seen = await call("GET", "/zones?name=example.com", undefined, scoped);
+  assert.deepEqual(
+    seen.result.map((z: any) => z.id),
+    [ZONE_ID],
+  );
+  assert.equal((await call("GET", `/zones/${twin.id}`, undefined, scoped)).status, 403);
+
+  fake.setZoneStatus(twin.id, "active");
+  assert.equal((await call("GET", "/zones?name=example.com&status=active")).result.length, 2);
+
+  // An empty answer says total_pages 0, as Cloudflare does.
+  const none = await call("GET", "/zones?name=nope.example");
+  assert.deepEqual(none.result_info, {
+    page: 1,
+    per_page: 20,
+    count: 0,
+    total_count: 0,
+    total_pages: 0,
+  });
+});
+
+void test("tokens: a missing permission answers 403 code 10000; a malformed header 400 6003/6111", async () => {
+  const dnsOnly = fake.addToken({ permissions: ["DNS Write"] });
+  const refused = await fetch(`${base}${tunnels}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${dnsOnly}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "t", tunnel_secret: secret() }),
+  });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await refused.json(), {
+    success: false,
+    errors: [{ code: 10000, message: "Authentication error" }],
+  });
+  assert.equal(fake.state.tunnels.size, 0, "nothing was created");
+  // DNS Write alone finds the zone by name and writes records.
+  assert.equal((await call("GET", "/zones?name=example.com", undefined, dnsOnly)).result.length, 1);
+  const rec = await call(
+    "POST",
+    `/zones/${ZONE_ID}/dns_records`,
+    { name: "a", type: "A", content: "192.0.2.1", ttl: 1 },
+    dnsOnly,
+  );
+  assert.equal(rec.status, 200);
+  assert.equal(
+    (await call("GET", `/zones/${ZONE_ID}/settings/websockets`, undefined, dnsOnly)).status,
+    403,
+    "Zone Settings Read is another group",
+  );
+
+  // Tunnel Read lists tunnels; its token needs Write and answers 401 code 1001 (#7279).
+  const t = (await call("POST", tunnels, { name: "ro", tunnel_secret: secret() })).result;
+  const readOnly = fake.addToken({ permissions: ["Cloudflare Tunnel Read"] });
+  assert.equal((await call("GET", tunnels, undefined, readOnly)).status, 200);
+  const tok = await call("GET", `${tunnels}/${t.id}/token`, undefined, readOnly);
+  assert.equal(tok.status, 401);
+  assert.equal(tok.errors[0].code, 1001);
+  assert.equal((await call("DELETE", `${tunnels}/${t.id}`, undefined, readOnly)).status, 403);
+
+  // A token limited to one account gets 9109 on another.
+  const oneAccount = fake.addToken({
+    permissions: ["Cloudflare Tunnel Write"],
+    accounts: [ACCOUNT],
+  });
+  const other = await call("GET", `/accounts/${OTHER_ACCOUNT}/cfd_tunnel`, undefined, oneAccount);
+  assert.equal(other.status, 403);
+  assert.equal(other.errors[0].code, 9109);
+
+  // The default token holds every permission.
+  assert.equal((await call("GET", `${tunnels}/${t.id}/token`)).status, 200);
+
+  for (const header of ["Bearer not a token!", "Basic dXNlcjpwYXNz", "Bearer "]) {
+    const res = await fetch(`${base}/zones`, { headers: { authorization: header } });
+    assert.equal(res.status, 400, header);
+    assert.deepEqual(((await res.json()) as Body).errors, [
+      {
+        code: 6003,
+        message: "Invalid request headers",
+        error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }],
+      },
+    ]);
+  }
+});
+
+void test("permissions: every route has an entry in the exported table, and every entry a route", () => {
+  const routes = fake.routeTemplates().map((r) => `${r.method} ${r.path}`);
+  const table = ROUTE_PERMISSIONS.map((p) => `${p.method} ${p.path}`);
+  assert.deepEqual([...routes].sort(), [...table].sort());
+  assert.equal(new Set(table).size, table.length, "one entry per route");
+  const entry = (m: string, p: string) =>
+    ROUTE_PERMISSIONS.find((e) => e.method === m && e.path === p)!;
+  assert.ok(
+    entry("POST", "/accounts/{account_id}/cfd_tunnel").anyOf.includes("Cloudflare Tunnel Write"),
+  );
+  assert.deepEqual(entry("POST", "/zones/{zone_id}/dns_records").anyOf, ["DNS Write"]);
+  assert.deepEqual(entry("POST", "/accounts/{account_id}/access/apps").anyOf, [
+    "Access: Apps and Policies Write",
+  ]);
+  assert.deepEqual(entry("POST", "/accounts/{account_id}/access/service_tokens").anyOf, [
+    "Access: Service Tokens Write",
+  ]);
+  assert.ok(
+    entry("GET", "/zones/{zone_id}/settings/{setting_id}").anyOf.includes("Zone Settings Read"),
+  );
+  assert.deepEqual(entry("PATCH", "/zones/{zone_id}/settings/{setting_id}").anyOf, [
+    "Zone Settings Write",
+  ]);
+  assert.ok(entry("GET", "/zones/{zone_id}/bot_management").anyOf.includes("Bot Management Read"));
+});
+
+void test("tunnel connections: listed after the connector stops for the linger time; delete refused meanwhile", async () => {
+  const t = (await call("POST", tunnels, { name: "linger", tunnel_secret: secret() })).result;
+  assert.equal(t.status, "inactive");
+  const client = fake.startConnector(t.id);
+  const up = await call("GET", `${tunnels}/${t.id}`);
+  assert.equal(up.result.status, "healthy");
+  assert.equal(up.result.connections.length, 4);
+  assert.ok(up.result.conns_active_at);
+  assert.equal(up.result.conns_inactive_at, null);
+  const conns = await call("GET", `${tunnels}/${t.id}/connections`);
+  assert.deepEqual(
+    conns.result.map((c: any) => [c.id, c.conns.length]),
+    [[client, 4]],
+  );
+
+  fake.stopConnector(t.id, client, { lingerMs: 150 });
+  const refused = await call("DELETE", `${tunnels}/${t.id}`);
+  assert.equal(refused.status, 400);
+  assert.deepEqual(refused.errors, [
+    { code: 1022, message: "Cannot delete tunnel because it has active connections" },
+  ]);
+  assert.equal((await call("GET", `${tunnels}/${t.id}/connections`)).result.length, 1);
+  await sleep(200);
+  const down = await call("GET", `${tunnels}/${t.id}`);
+  assert.deepEqual(down.result.connections, []);
+  assert.equal(down.result.status, "down");
+  assert.ok(down.result.conns_inactive_at);
+  assert.equal(down.result.conns_active_at, null);
+  assert.equal((await call("DELETE", `${tunnels}/${t.id}`)).status, 200);
+
+  // A pending reconnect makes the tunnel degraded; cleanup by client_id removes that connector.
+  const t2 = (await call("POST", tunnels, { name: "two", tunnel_secret: secret() })).result;
+  const a = fake.startConnector(t2.id, { connections: 2 });
+  const b = fake.connectTunnel(t2.id, { is_pending_reconnect: true }).client_id;
+  assert.equal((await call("GET", `${tunnels}/${t2.id}`)).result.status, "degraded");
+  assert.equal(
+    (await call("DELETE", `${tunnels}/${t2.id}/connections?client_id=${b}`)).status,
+    200,
+  );
+  const left = await call("GET", `${tunnels}/${t2.id}/connections`);
+  assert.deepEqual(
+    left.result.map((c: any) => c.id),
+    [a],
+  );
+  assert.equal((await call("GET", `${tunnels}/${t2.id}`)).result.status, "healthy");
+  // cascade deletes the tunnel with its connections
+  const cascaded = await call("DELETE", `${tunnels}/${t2.id}?cascade=true`);
+  assert.equal(cascaded.status, 200);
+  assert.deepEqual(cascaded.result.connections, []);
+
+  // The instance default linger applies when stopConnector gives none.
+  const lingering = new FakeCloudflareApi({ accounts: [ACCOUNT], connectionLingerMs: 60_000 });
+  const url = await lingering.start();
+  try {
+    const res = await fetch(`${url}${tunnels}`, {
+      method: "POST",
+      body: JSON.stringify({ name: "x", tunnel_secret: secret() }),
+    });
+    const id = ((await res.json()) as Body).result.id;
+    lingering.startConnector(id, { connections: 1 });
+    lingering.stopConnector(id);
+    const del = await fetch(`${url}${tunnels}/${id}`, { method: "DELETE" });
+    assert.equal(del.status, 400);
+    const cleaned = await fetch(`${url}${tunnels}/${id}/connections`, { method: "DELETE" });
+    assert.equal(cleaned.status, 200);
+    assert.equal((await fetch(`${url}${tunnels}/${id}`, { method: "DELETE" })).status, 200);
+  } finally {
+    await lingering.stop();
+  }
+});
+
+/** A service token, a reusable policy admitting it, an app on mqtt.example.com and its CNAME. */
+async function accessStack() {
+  const acc = `/accounts/${ACCOUNT}/access`;
+  const tok = await call("POST", `${acc}/service_tokens`, { name: "c" });
+  const pol = await call("POST", `${acc}/policies`, {
+    name: "p",
+    decision: "non_identity",
+    include: [{ service_token: { token_id: tok.result.id } }],
+  });
+  const app = await call("POST", `${acc}/apps`, {
+    name: "a",
+    type: "self_hosted",
+    domain: "mqtt.example.com",
+    policies: [{ id: pol.result.id, precedence: 1 }],
+  });
+  const dns = await call("POST", `/zones/${ZONE_ID}/dns_records`, {
+    name: "mqtt",
+    type: "CNAME",
+    content: "11111111-2222-4333-8444-555555555555.cfargotunnel.com",
+    proxied: true,
+    ttl: 1,
+  });
+  return { acc, tok, pol, app, dns };
+}
+
+void test("server-filled fields: on by default, off per instance", async () => {
+  const { acc, tok, pol, app, dns } = await accessStack();
+  const get = async () => ({
+    app: (await call("GET", `${acc}/apps/${app.result.id}`)).result,
+    pol: (await call("GET", `${acc}/policies/${pol.result.id}`)).result,
+    tok: (await call("GET", `${acc}/service_tokens/${tok.result.id}`)).result,
+    dns: (await call("GET", `/zones/${ZONE_ID}/dns_records/${dns.result.id}`)).result,
+  });
+  const on = await get();
+  for (const [k, v] of Object.entries({
+    allowed_idps: [],
+    tags: [],
+    auto_redirect_to_identity: false,
+    enable_binding_cookie: false,
+    options_preflight_bypass: false,
+    service_auth_401_redirect: false,
+    app_launcher_visible: true,
+    session_duration: "24h",
+    http_only_cookie_attribute: true,
+    skip_interstitial: false,
+    allow_iframe: false,
+    path_cookie_attribute: false,
+    self_hosted_domains: ["mqtt.example.com"],
+    destinations: [{ type: "public", uri: "mqtt.example.com" }],
+  })) {
+    assert.deepEqual(on.app[k], v, `app ${k}`);
+  }
+  assert.ok(on.app.created_at && on.app.updated_at);
+  assert.equal(on.app.allow_authenticate_via_warp, undefined, "not filled in");
+  assert.equal(on.app.same_site_cookie_attribute, undefined, "not filled in");
+  for (const [k, v] of Object.entries({
+    exclude: [],
+    require: [],
+    approval_groups: [],
+    approval_required: false,
+    isolation_required: false,
+    purpose_justification_required: false,
+    session_duration: "24h",
+    reusable: true,
+    app_count: 1,
+  })) {
+    assert.deepEqual(on.pol[k], v, `policy ${k}`);
+  }
+  assert.ok(on.tok.created_at && on.tok.updated_at);
+  assert.equal(on.tok.client_secret_version, 1);
+  assert.equal(on.tok.last_seen_at, null);
+  assert.equal(on.dns.proxiable, true);
+  assert.deepEqual(on.dns.meta, {});
+  assert.equal(on.dns.comment, null);
+  assert.deepEqual(on.dns.tags, []);
+  assert.ok(on.dns.created_on && on.dns.modified_on);
+  assert.equal(on.dns.zone_id, undefined, "zone_id and zone_name left the API in 2025");
+  assert.equal(on.dns.zone_name, undefined);
+
+  fake.setServerFilledFields(false);
+  const off = await get();
+  assert.deepEqual(Object.keys(off.app).sort(), [
+    "aud",
+    "domain",
+    "id",
+    "name",
+    "policies",
+    "type",
+  ]);
+  assert.deepEqual(Object.keys(off.app.policies[0]).sort(), [
+    "decision",
+    "id",
+    "include",
+    "name",
+    "precedence",
+  ]);
+  assert.deepEqual(Object.keys(off.pol).sort(), ["decision", "id", "include", "name"]);
+  assert.deepEqual(Object.keys(off.tok).sort(), [
+    "client_id",
+    "duration",
+    "expires_at",
+    "id",
+    "name",
+  ]);
+  assert.deepEqual(Object.keys(off.dns).sort(), [
+    "content",
+    "id",
+    "name",
+    "proxied",
+    "ttl",
+    "type",
+  ]);
+
+  fake.reset();
+  const fresh = await accessStack();
+  assert.equal(fresh.app.result.session_duration, "24h", "reset switches them back on");
+  const quiet = new FakeCloudflareApi({
+    zones: [{ id: ZONE_ID, name: "example.com", accountId: ACCOUNT }],
+    serverFilledFields: false,
+  });
+  const url = await quiet.start();
+  try {
+    const res = await fetch(`${url}/zones/${ZONE_ID}/dns_records`, {
+      method: "POST",
+      body: JSON.stringify({ name: "x", type: "A", content: "192.0.2.9", ttl: 1 }),
+    });
+    assert.equal(((await res.json()) as Body).result.created_on, undefined);
+  } finally {
+    await quiet.stop();
+  }
+});
+
+void test("access apps: 12130 for a domain outside the account's active zones", async () => {
+  const acc = `/accounts/${ACCOUNT}/access`;
+  const refusal = {
+    code: 12130,
+    message: "access.api.error.invalid_request: domain does not belong to zone",
+  };
+  const pendingZone = fake.addZone({ name: "pending.test", accountId: ACCOUNT, status: "pending" });
+  for (const domain of ["mqtt.pending.test", "mqtt.elsewhere.net", "mqtt.nowhere.example"]) {
+    const res = await call("POST", `${acc}/apps`, { name: "a", type: "self_hosted", domain });
+    assert.equal(res.status, 400, domain);
+    assert.deepEqual(res.errors, [refusal], domain);
+  }
+  const extra = await call("POST", `${acc}/apps`, {
+    name: "a",
+    type: "self_hosted",
+    domain: "mqtt.example.com",
+    self_hosted_domains: ["mqtt.example.com", "mqtt.elsewhere.net"],
+  });
+  assert.deepEqual(extra.errors, [refusal], "every hostname counts");
+  assert.equal(fake.state.accessApps.size, 0);
+
+  fake.setZoneStatus(pendingZone.id, "active");
+  const ok = await call("POST", `${acc}/apps`, {
+    name: "a",
+    type: "self_hosted",
+    domain: "*.pending.test/path",
+  });
+  assert.equal(ok.status, 201, "accepted once the zone is active");
+
+  const zoneApp = await call("POST", `/zones/${ZONE_ID}/access/apps`, {
+    name: "z",
+    domain: "z.zone0.test",
+  });
+  assert.deepEqual(zoneApp.errors, [refusal], "a zone-scoped app stays inside its zone");
+});
+
+void test("access: create answers 201, delete 202 (apps, policies); service tokens 201 and 200", async () => {
+  const { acc, tok, pol, app } = await accessStack();
+  assert.equal(tok.status, 201);
+  assert.equal(pol.status, 201);
+  assert.equal(app.status, 201);
+  const delApp = await call("DELETE", `${acc}/apps/${app.result.id}`);
+  assert.equal(delApp.status, 202);
+  assert.deepEqual(delApp.result, { id: app.result.id });
+  const delPol = await call("DELETE", `${acc}/policies/${pol.result.id}`);
+  assert.equal(delPol.status, 202);
+  assert.deepEqual(delPol.result, { id: pol.result.id });
+  assert.equal((await call("DELETE", `${acc}/service_tokens/${tok.result.id}`)).status, 200);
+  const zoneApp = await call("POST", `/zones/${ZONE_ID}/access/apps`, {
+    name: "z",
+    domain: "z.example.com",
+  });
+  assert.equal(zoneApp.status, 201);
+  assert.equal(
+    (await call("DELETE", `/zones/${ZONE_ID}/access/apps/${zoneApp.result.id}`)).status,
+    202,
+  );
+  const zoneTok = await call("POST", `/zones/${ZONE_ID}/access/service_tokens`, { name: "z" });
+  assert.equal(zoneTok.status, 201);
+  // PUT answers 200
+  assert.equal(
+    (
+      await call("PUT", `/zones/${ZONE_ID}/access/service_tokens/${zoneTok.result.id}`, {
+        name: "y",
+      })
+    ).status,
+    200,
+  );
+});
+
+void test("dns: a CNAME to another account's tunnel is accepted but routes no traffic", async () => {
+  const mine = (await call("POST", tunnels, { name: "mine", tunnel_secret: secret() })).result;
+  const theirs = (
+    await call("POST", `/accounts/${OTHER_ACCOUNT}/cfd_tunnel`, {
+      name: "theirs",
+      tunnel_secret: secret(),
+    })
+  ).result;
+  const records = `/zones/${ZONE_ID}/dns_records`;
+  const cross = await call("POST", records, {
+    name: "cross",
+    type: "CNAME",
+    content: `${theirs.id}.cfargotunnel.com`,
+    proxied: true,
+    ttl: 1,
+  });
+  assert.equal(cross.status, 200, "the DNS API does not look at the tunnel");
+  await call("POST", records, {
+    name: "same",
+    type: "CNAME",
+    content: `${mine.id}.cfargotunnel.com`,
+    proxied: true,
+    ttl: 1,
+  });
+  await call("POST", records, {
+    name: "ghost",
+    type: "CNAME",
+    content: "00000000-0000-4000-8000-000000000000.cfargotunnel.com",
+    proxied: true,
+    ttl: 1,
+  });
+  const route = fake.tunnelRouteFor("cross.example.com")!;
+  assert.equal(route.tunnelId, theirs.id);
+  assert.equal(route.proxiesTraffic, false);
+  assert.match(route.reason!, /belongs to account/);
+  assert.equal(fake.tunnelRouteFor("same.example.com")!.proxiesTraffic, true);
+  assert.equal(fake.tunnelRouteFor("ghost.example.com")!.reason, "no such tunnel");
+  assert.equal(fake.tunnelRouteFor("nothing.example.com"), undefined);
+  fake.setZoneStatus(ZONE_ID, "pending");
+  assert.match(fake.tunnelRouteFor("same.example.com")!.reason!, /pending/);
+});
+
+void test("limits: no tunnel name length limit; ingress validated as cloudflared does", async () => {
+  const long = await call("POST", tunnels, { name: "n".repeat(200), tunnel_secret: secret() });
+  assert.equal(long.status, 200);
+  const t = (
+    await call("POST", tunnels, { name: "cfg", config_src: "cloudflare", tunnel_secret: secret() })
+  ).result;
+  const put = (ingress: unknown) =>
+    call("PUT", `${tunnels}/${t.id}/configurations`, { config: { ingress } });
+  const ok = await put([
+    { hostname: "a.example.com", service: "ssh://host:22" },
+    { hostname: "b.example.com", service: "tcp://mosquitto:1883" },
+    { hostname: "c.example.com", service: "wss://x:1" },
+    { hostname: "d.example.com", service: "hello_world" },
+    { hostname: "e.example.com", service: "unix:/tmp/s.sock" },
+    { hostname: "f.example.com", service: "smb://fileserver" },
+    { hostname: "*.example.com", path: "^/api", service: "socks-proxy" },
+    { service: "http_status:404" },
+  ]);
+  assert.equal(ok.status, 200, JSON.stringify(ok.errors));
+  const refused = async (ingress: unknown, message: RegExp) => {
+    const res = await put(ingress);
+    assert.equal(res.status, 400, JSON.stringify(ingress));
+    assert.match(res.errors[0].message, /^Bad Configuration: Validation failed: /);
+    assert.match(res.errors[0].message, message);
+  };
+  await refused(
+    [{ hostname: "a.example.com", service: "http://x:1" }],
+    /The last ingress rule must match all URLs/,
+  );
+  await refused(
+    [{ hostname: "a.example.com", service: "http://x:1/sub" }, { service: "http_status:404" }],
+    /don't support proxying to a different path/,
+  );
+  await refused([{ service: "http_status:42" }], /invalid HTTP status code: 42/);
+  await refused(
+    [{ hostname: "a.*.example.com", service: "http://x:1" }, { service: "http_status:404" }],
+    /at most one wildcard/,
+  );
+  await refused(
+    [{ service: "http://x:1" }, { hostname: "a.example.com", service: "http://x:1" }],
+    /Rule #1 is matching the hostname '', but this will match every hostname/,
+  );
+  // No ingress at all is not refused (no source says the API does).
+  assert.equal(
+    (await call("PUT", `${tunnels}/${t.id}/configurations`, { config: {} })).status,
+    200,
+  );
+});
+
+void test("service tokens: duration, expires_at, version rotation, rotate and refresh", async () => {
+  const acc = `/accounts/${ACCOUNT}/access`;
+  const created = await call("POST", `${acc}/service_tokens`, { name: "s", duration: "1h" });
+  const t = created.result;
+  assert.equal(t.duration, "1h");
+  assert.equal(Date.parse(t.expires_at) - Date.parse(t.created_at), 3_600_000);
+  assert.equal(t.client_secret_version, 1);
+  const dflt = (await call("POST", `${acc}/service_tokens`, { name: "d" })).result;
+  assert.equal(dflt.duration, "8760h");
+  assert.equal(Date.parse(dflt.expires_at) - Date.parse(dflt.created_at), 8760 * 3_600_000);
+  for (const duration of ["1 year", "forever", ""]) {
+    const bad = await call("POST", `${acc}/service_tokens`, { name: "b", duration });
+    assert.equal(bad.status, 400, duration);
+  }
+
+  const old = t.client_secret;
+  assert.ok(fake.serviceTokenAccepts(t.client_id, old));
+  // The provider's rotation: PUT with a higher client_secret_version and the old secret's expiry.
+  const until = new Date(Date.now() + 3_600_000).toISOString();
+  const put = await call("PUT", `${acc}/service_tokens/${t.id}`, {
+    name: "s",
+    client_secret_version: 2,
+    previous_client_secret_expires_at: until,
+  });
+  const fresh = put.result.client_secret;
+  assert.match(fresh, /^[0-9a-f]{64}$/);
+  assert.notEqual(fresh, old);
+  assert.equal(put.result.client_secret_version, 2);
+  assert.equal(put.result.previous_client_secret_expires_at, until);
+  assert.ok(fake.serviceTokenAccepts(t.client_id, fresh));
+  assert.ok(fake.serviceTokenAccepts(t.client_id, old), "the old secret until its expiry");
+  assert.ok(!fake.serviceTokenAccepts(t.client_id, old, new Date(Date.now() + 2 * 3_600_000)));
+  // The same version again rotates nothing and returns no secret.
+  const same = await call("PUT", `${acc}/service_tokens/${t.id}`, {
+    name: "s",
+    client_secret_version: 2,
+  });
+  assert.equal(same.result.client_secret, undefined);
+  // The old secret's expiry can be moved after the rotation.
+  await call("PUT", `${acc}/service_tokens/${t.id}`, {
+    name: "s",
+    client_secret_version: 2,
+    previous_client_secret_expires_at: new Date(Date.now() - 1000).toISOString(),
+  });
+  assert.ok(!fake.serviceTokenAccepts(t.client_id, old), "moved into the past");
+
+  // rotate without an expiry revokes the previous secret at once
+  const rotated = await call("POST", `${acc}/service_tokens/${t.id}/rotate`, {});
+  assert.equal(rotated.status, 200);
+  assert.notEqual(rotated.result.client_secret, fresh);
+  assert.equal(rotated.result.client_secret_version, 3);
+  assert.ok(!fake.serviceTokenAccepts(t.client_id, fresh));
+  assert.ok(fake.serviceTokenAccepts(t.client_id, rotated.result.client_secret));
+
+  // refresh: expires_at = now + duration
+  await sleep(20);
+  const refreshed = await call("POST", `${acc}/service_tokens/${t.id}/refresh`);
+  assert.equal(refreshed.status, 200);
+  assert.ok(Date.parse(refreshed.result.expires_at) > Date.parse(t.expires_at));
+  assert.equal(
+    Date.parse(refreshed.result.expires_at) - Date.parse(refreshed.result.updated_at),
+    3_600_000,
+  );
+  // an expired token is refused whatever its secret
+  assert.ok(
+    !fake.serviceTokenAccepts(
+      t.client_id,
+      rotated.result.client_secret,
+      new Date(Date.parse(refreshed.result.expires_at) + 1),
+    ),
+  );
 });
