@@ -1,7 +1,8 @@
 /**
  * The SDK's floor for bench/eval.ts: a minimal program that registers, per host, the same custom
  * resources of the same types as the real program (a Docker provider, two networks, two volumes,
- * four containers, a tunnel secret, a tunnel, its config, a DNS record, one password for the
+ * four containers, a tunnel secret, a tunnel, its config, its connection cleanup (a dynamic
+ * resource), a DNS record, one password for the
  * stack, the token invoke) and as many empty components, under the same minimal mocks, with
  * constant inputs: no config parsing, no rendering, no outputs combined. Prints the same JSON line as bench/eval-one.ts.
  */
@@ -12,12 +13,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { benchMocks, report } from "./mocks";
 import * as random from "@pulumi/random";
 
+class FloorCleanup extends pulumi.dynamic.Resource {}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? "1");
   const mocks = await benchMocks();
   const started = process.hrtime.bigint();
   const accountId = "0123456789abcdef0123456789abcdef";
-  const zoneId = cloudflare.getZoneOutput({ filter: { name: "example.com" } }).id;
+  const zoneId = cloudflare.getZonesOutput({ name: "example.com" }).results[0].id;
+  // A provider that does nothing, serialized once per resource as the program's cleanup is.
+  const cleanup: pulumi.dynamic.ResourceProvider = {
+    async create() {
+      return { id: "cleanup" };
+    },
+  };
   const password = new random.RandomPassword("password", { length: 32, special: false });
   const done: pulumi.Output<unknown>[] = [password.result];
   for (let i = 1; i <= n; i++) {
@@ -38,6 +47,7 @@ async function main(): Promise<void> {
       configSrc: "cloudflare",
       tunnelSecret: secret.result,
     });
+    new FloorCleanup(cleanup, `${h}-connections`, { tunnelId: tunnel.id });
     new cloudflare.ZeroTrustTunnelCloudflaredConfig(`${h}-config`, {
       accountId,
       tunnelId: tunnel.id,

@@ -250,7 +250,12 @@ export class EdgeHost extends pulumi.ComponentResource {
         replaceWith:
           this.tunnel && !args.swarm ? [this.tunnel.secret, this.tunnel.tunnel] : undefined,
       },
-      { parent: this, provider: this.provider, dependsOn: this.tunnel ? [this.tunnel.config] : [] },
+      {
+        parent: this,
+        provider: this.provider,
+        // In managed mode after the routes, and before the tunnel's connection cleanup on delete.
+        dependsOn: this.tunnel ? [this.tunnel.config, this.tunnel.cleanup] : [],
+      },
     );
   }
 

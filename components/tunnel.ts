@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import type { TunnelConfig } from "../config";
 import { TYPES } from "../shared/resourceTypes";
 import { buildIngress } from "./render";
+import { TunnelConnectionsCleanup, cloudflareCredentials } from "./tunnelCleanup";
 
 /** Characters of the generated tunnel secret (alphanumeric, so ~5.95 bits each). */
 const TUNNEL_SECRET_LENGTH = 48;
@@ -66,6 +67,11 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   /** The tunnel secret: connectors are replaced whenever it is (their token changes). */
   public readonly secret: random.RandomPassword;
   public readonly tunnel: cloudflare.ZeroTrustTunnelCloudflared;
+  /**
+   * Clears the tunnel's connection records before the tunnel is deleted; the connectors depend
+   * on it, so it goes after them (tunnelCleanup.ts).
+   */
+  public readonly cleanup: TunnelConnectionsCleanup;
   /** The resource the connectors must wait for: routes exist before they connect. */
   public readonly config: cloudflare.ZeroTrustTunnelCloudflaredConfig;
   public readonly dnsRecords: cloudflare.DnsRecord[];
@@ -85,6 +91,11 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     this.tunnel = this.declareTunnel(name, args, this.secret);
     this.tunnelId = this.tunnel.id;
     this.cname = pulumi.interpolate`${this.tunnel.id}.cfargotunnel.com`;
+    this.cleanup = new TunnelConnectionsCleanup(
+      `${name}-connections`,
+      { accountId: args.accountId, tunnelId: this.tunnel.id, ...cloudflareCredentials() },
+      { parent: this, dependsOn: [this.tunnel] },
+    );
     const routes = this.declareRoutes(name, args);
     this.config = routes.config;
     this.dnsRecords = routes.dnsRecords;

@@ -27,6 +27,8 @@ export const TYPES = {
   accessToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
   password: "random:index/randomPassword:RandomPassword",
   bytes: "random:index/randomBytes:RandomBytes",
+  /** A Pulumi dynamic resource: the tunnel's connection cleanup (components/tunnelCleanup.ts). */
+  dynamic: "pulumi-nodejs:dynamic:Resource",
   edgeHost: "mqtt-edge:host:EdgeHost",
   broker: "mqtt-edge:broker:MqttBroker",
   tunnelComponent: "mqtt-edge:tunnel:CloudflareTunnel",
