@@ -247,6 +247,21 @@ build_nodejs() {
   finish "$name" "$version" "$w/$name"
 }
 
+# The resource plugin Pulumi runs for a Node.js dynamic resource (the tunnel's connection cleanup,
+# components/tunnelCleanup.ts): a shell script of the SDK that starts @pulumi/pulumi's dynamic
+# provider with node. Pulumi's release archives ship it beside the CLI; here it comes from the
+# sdk/v3 module the CLI is built from (nodejs/dist/pulumi-resource-pulumi-nodejs).
+build_dynamic() {
+  local name="$1" version="$2" w="$TC/work/$1-$2" json dir
+  json="$(mod_download "github.com/pulumi/pulumi/sdk/v3@$version")" || exit $?
+  dir="$(json_field Dir <<<"$json")"
+  mkdir -p "$w"
+  cp "$dir/nodejs/dist/$name" "$w/$name"
+  chmod 0755 "$w/$name"
+  grep -q 'cmd/dynamic-provider' "$w/$name" || { log "$name does not start the dynamic provider"; exit 1; }
+  finish "$name" "$version" "$w/$name"
+}
+
 build_cloudflared() {
   local name="$1" version="$2" w="$TC/work/$1-$2" json gomod ts out
   json="$(mod_download "github.com/cloudflare/cloudflared@$CLOUDFLARED_MODVERSION")" || exit $?
@@ -414,13 +429,17 @@ install_plugins() {
 t_all=$(date +%s)
 want cli         && run_part cli         pulumi                 "v$PULUMI_VERSION"          build_cli
 want nodejs      && run_part nodejs      pulumi-language-nodejs "v$NODEJS_HOST_SDK_VERSION" build_nodejs
+want nodejs      && run_part nodejs      pulumi-resource-pulumi-nodejs "v$PULUMI_VERSION"   build_dynamic
 want cloudflared && run_part cloudflared cloudflared            "$CLOUDFLARED_VERSION"      build_cloudflared
 want traefik     && run_part traefik     traefik                "$TRAEFIK_VERSION"          build_traefik
 plugins_missing=0
 if want plugins; then
   # Plugins from earlier versions of this script sat on PATH; a plugin on PATH wins over the
-  # installed one whatever version is asked for, so none may stay there.
-  rm -f "$BIN"/pulumi-resource-*
+  # installed one whatever version is asked for, so none may stay there (but the dynamic
+  # provider's script of the nodejs part, which is not a provider plugin of a package).
+  for f in "$BIN"/pulumi-resource-*; do
+    [[ $f == "$BIN/pulumi-resource-pulumi-nodejs" ]] || rm -f "$f"
+  done
   set +e; install_plugins; rc=$?; set -e
   if [[ $rc -eq $EX_PLUGINS_MISSING ]]; then plugins_missing=1
   elif [[ $rc -ne 0 ]]; then failed+=(plugins); fi
