@@ -93,7 +93,7 @@ async function findZone(name: string, tunnel: TunnelConfig): Promise<ZoneFacts> 
   } catch (e) {
     const f = failure(e);
     const problem = f.denied
-      ? lacks(PERMISSIONS.zoneRead, `read zone ${name}`, f.text)
+      ? lacks(PERMISSIONS.dnsWrite, `find zone ${name}`, f.text)
       : `could not look up zone ${name}: ${f.text}`;
     return { name, problem };
   }
@@ -108,8 +108,8 @@ async function findZone(name: string, tunnel: TunnelConfig): Promise<ZoneFacts> 
           `${account}: set mqtt-edge:tunnel.accountId to the zone's account, or add the zone ` +
           `to account ${account}`
         : `zone ${name}: no zone of that name in account ${account} that this API token ` +
-          "can read: add it to the account (dashboard: Add a site), or give the token " +
-          `"${PERMISSIONS.zoneRead}" on it`,
+          "can see: add it to the account (dashboard: Add a site), or give the token " +
+          `"${PERMISSIONS.dnsWrite}" on it`,
     };
   }
   if (zone.status !== "active")

@@ -67,6 +67,10 @@ export interface HostOutputs {
   metricsUrls?: string[];
   /** managed mode with `tcpHostname`: the native-MQTT hostname; the kit is in `clientKits`. */
   tcpHostname?: string;
+  /** With `access: true`: when the MQTT hostnames' Access service token expires (RFC 3339). */
+  accessTokenExpiresAt?: pulumi.Output<string>;
+  /** With `tcpHostname`: when the client kit's service token expires (RFC 3339). */
+  tcpAccessTokenExpiresAt?: pulumi.Output<string>;
 }
 
 /** The names every object of a host derives from. */
@@ -321,6 +325,10 @@ export class EdgeHost extends pulumi.ComponentResource {
         }),
       }),
       ...(t.mode === "managed" && host.tcpHostname && { tcpHostname: host.tcpHostname }),
+      ...(this.tunnel?.accessExpiresAt && { accessTokenExpiresAt: this.tunnel.accessExpiresAt }),
+      ...(this.tunnel?.tcpAccessExpiresAt && {
+        tcpAccessTokenExpiresAt: this.tunnel.tcpAccessExpiresAt,
+      }),
     };
   }
 }

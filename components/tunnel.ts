@@ -21,9 +21,13 @@ export interface TunnelHostname {
 /**
  * The keys of `mqtt-edge:tunnel` the tunnel reads, as the config states them (defaults and their
  * reasons: config/defaults.ts): `secretVersion` (changing it generates a new tunnel secret, set
- * in place: a new token) and `access` (a Cloudflare Access service token on the MQTT hostnames).
+ * in place: a new token), `access` (a Cloudflare Access service token on the MQTT hostnames),
+ * `accessTokenDuration` and `accessSecret` (the service tokens' lifetime and secret rotation).
  */
-type TunnelSlice = Pick<TunnelConfig, "secretVersion" | "access">;
+type TunnelSlice = Pick<
+  TunnelConfig,
+  "secretVersion" | "access" | "accessTokenDuration" | "accessSecret"
+>;
 
 export interface CloudflareTunnelArgs extends TunnelSlice {
   /** Cloudflare account id (`tunnel.accountId`). */
@@ -78,6 +82,10 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   /** Access service token credentials (secret) when access is on. */
   public readonly accessClientId?: pulumi.Output<string>;
   public readonly accessClientSecret?: pulumi.Output<string>;
+  /** When the MQTT hostnames' service token expires (RFC 3339), with access only. */
+  public readonly accessExpiresAt?: pulumi.Output<string>;
+  /** When the TCP hostname's service token expires, with `tcpHostname` only. */
+  public readonly tcpAccessExpiresAt?: pulumi.Output<string>;
   /** The TCP hostname's service token (the secret is secret), with `tcpHostname` only. */
   public readonly tcpAccessClientId?: pulumi.Output<string>;
   public readonly tcpAccessClientSecret?: pulumi.Output<string>;
@@ -118,6 +126,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       });
       this.accessClientId = token.clientId;
       this.accessClientSecret = token.clientSecret;
+      this.accessExpiresAt = token.expiresAt;
     }
     if (args.tcpHostname) {
       // Always behind Access: the TCP route is native MQTT for clients that run `cloudflared
@@ -129,6 +138,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       });
       this.tcpAccessClientId = token.clientId;
       this.tcpAccessClientSecret = token.clientSecret;
+      this.tcpAccessExpiresAt = token.expiresAt;
     }
 
     this.registerOutputs({
@@ -238,16 +248,29 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     name: string,
     args: CloudflareTunnelArgs,
     o: { role: string; suffix: string; hostnames: string[] },
-  ): { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> } {
+  ): {
+    clientId: pulumi.Output<string>;
+    clientSecret: pulumi.Output<string>;
+    expiresAt: pulumi.Output<string>;
+  } {
+    const tokenName = `${args.physicalName}-${o.suffix}-client`;
     const serviceToken = new cloudflare.ZeroTrustAccessServiceToken(
       `${name}-${o.role}-token`,
       {
         accountId: args.accountId,
-        name: `${args.physicalName}-${o.suffix}-client`,
-        duration: "8760h",
+        name: tokenName,
+        duration: args.accessTokenDuration,
+        // Raising the version rotates the secret in place (same client id); the previous one is
+        // accepted until previousClientSecretExpiresAt (Cloudflare's rotation with overlap).
+        clientSecretVersion: args.accessSecret?.version,
+        previousClientSecretExpiresAt: args.accessSecret?.previousValidUntil,
       },
       { parent: this, additionalSecretOutputs: ["clientSecret"], dependsOn: args.preflight },
     );
+    serviceToken.expiresAt.apply((at) => {
+      const warning = expiryWarning(tokenName, at);
+      if (warning) void pulumi.log.warn(warning, serviceToken);
+    });
     const policy = new cloudflare.ZeroTrustAccessPolicy(
       `${name}-${o.role}-policy`,
       {
@@ -274,6 +297,33 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     return {
       clientId: serviceToken.clientId,
       clientSecret: pulumi.secret(serviceToken.clientSecret),
+      expiresAt: serviceToken.expiresAt,
     };
   }
+}
+
+/** How long before a service token expires `preview` and `up` warn. */
+export const EXPIRY_WARNING_DAYS = 30;
+
+/**
+ * The warning for a service token that expires within EXPIRY_WARNING_DAYS (or has), else
+ * undefined: on that day every client holding it gets 403 from Cloudflare Access
+ * (terraform-provider-cloudflare#2462). Logged when the expiry is known: from the state in a
+ * preview, after create or update in `up`.
+ */
+export function expiryWarning(
+  tokenName: string,
+  expiresAt: string | undefined,
+  now = Date.now(),
+): string | undefined {
+  const at = expiresAt ? Date.parse(expiresAt) : NaN;
+  if (Number.isNaN(at)) return undefined;
+  const days = Math.floor((at - now) / 86_400_000);
+  if (days >= EXPIRY_WARNING_DAYS) return undefined;
+  return (
+    `Access service token ${tokenName} ${days < 0 ? "expired" : `expires in ${days} days`} ` +
+    `(${expiresAt}); its clients are refused from then on. Extend it (Cloudflare dashboard: ` +
+    "Access > Service Auth > the token > Refresh), or replace it for a new client id and " +
+    'secret (README, "Access service tokens expire").'
+  );
 }

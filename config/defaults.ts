@@ -29,6 +29,8 @@ export const TUNNEL_DEFAULTS = {
   access: false,
   manageZoneSettings: false,
   secretVersion: "1",
+  /** Lifetime of each Access service token: Cloudflare's own default, one year. */
+  accessTokenDuration: "8760h",
   /** Where connector 1's metrics server is published when `tunnel.metrics` names no address. */
   metricsPublish: "127.0.0.1:2000",
   /** Memory limit per connector, MiB. */

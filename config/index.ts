@@ -99,6 +99,8 @@ function stackConfig(
       access: tunnel.access,
       manageZoneSettings: tunnel.manageZoneSettings,
       secretVersion: tunnel.secretVersion,
+      accessTokenDuration: tunnel.accessTokenDuration,
+      accessSecret: tunnel.accessSecret,
       edge: tunnel.edge,
       quickService: tunnel.quickService,
       metrics: tunnel.metrics,

@@ -210,6 +210,45 @@ export const tunnelSchema = z
           "Change it to rotate the tunnel secret: set in place on the same tunnel (its DNS records stay), a new token, the connectors replaced.",
         example: '`"2"`',
       }),
+    // The service tokens' lifetime: Cloudflare's `duration`, a Go duration string ("300ms",
+    // "2h45m"; @pulumi/cloudflare 6.17.0 zeroTrustAccessServiceToken docs). Default one year.
+    accessTokenDuration: z
+      .string()
+      .regex(/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/, {
+        error: "expected a duration such as 8760h or 2160h30m (units ns, us, ms, s, m, h)",
+      })
+      .default(TUNNEL_DEFAULTS.accessTokenDuration)
+      .meta({
+        description:
+          "managed mode, with `access` or a `tcpHostname`: how long each Access service token is valid from its creation. The expiry is in the `hosts` output; `preview` warns 30 days before. See [Access service tokens expire](#access-service-tokens-expire).",
+        example: "`2160h`",
+      }),
+    accessSecret: z
+      .strictObject({
+        version: z
+          .number()
+          .int({ error: "expected a whole number" })
+          .min(1, { error: "expected 1 or more" })
+          .meta({
+            description:
+              "Raise it to rotate the client secret of every Access service token in place (same client id, a new secret).",
+            example: "`2`",
+          }),
+        previousValidUntil: z
+          .string()
+          .refine((v) => /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)), {
+            error: "expected an RFC 3339 time such as 2027-01-31T00:00:00Z",
+          })
+          .optional()
+          .meta({
+            description:
+              "Until when the previous secret is still accepted, so clients can move over.",
+            example: '`"2027-01-31T00:00:00Z"`',
+            unset: "the previous secret stops at once",
+          }),
+      })
+      .optional()
+      .meta({ unset: "never rotated" }),
     edge: z
       // host:port or [v6]:port; never a leading "-", which cloudflared would read as a flag.
       .array(

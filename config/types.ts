@@ -43,6 +43,10 @@ export interface TunnelConfig {
   manageZoneSettings: boolean;
   /** Change to rotate the tunnel secret (and so the token). */
   secretVersion: string;
+  /** Lifetime of each Access service token (a Go duration, e.g. "8760h"). */
+  accessTokenDuration: string;
+  /** Rotation of the Access service tokens' client secret. Absent: never rotated. */
+  accessSecret?: { version: number; previousValidUntil?: string };
   /** Override of cloudflared's edge addresses (`--edge`), for private or test networks. */
   edge: string[];
   /** Quick-tunnel service URL override (`--quick-service`), for tests. */

@@ -9,7 +9,6 @@
  * Read by the program's preflight (to name what a token lacks), the README test and the fake API.
  */
 export const PERMISSIONS = {
-  zoneRead: "Zone Read",
   zoneSettingsRead: "Zone Settings Read",
   zoneSettingsWrite: "Zone Settings Write",
   dnsWrite: "DNS Write",
@@ -22,9 +21,12 @@ export const PERMISSIONS = {
 export type Permission = (typeof PERMISSIONS)[keyof typeof PERMISSIONS];
 
 /**
- * What a managed stack's token needs: always Zone Read, DNS Write and Cloudflare Tunnel Write;
+ * What a managed stack's token needs: always DNS Write and Cloudflare Tunnel Write;
  * Zone Settings Read (Write with `manageZoneSettings`); both Access permissions with `access`
- * or a TCP hostname. Bot Management Read is optional: without it the preflight warns.
+ * or a TCP hostname. Bot Management Read is optional: without it the preflight warns. Zone Read
+ * is not needed: `GET /zones?name=` answers a token with any permission on the zone, DNS Write
+ * included (terraform-provider-cloudflare v5.19.1 lists those for its zone data source, and
+ * certbot-dns-cloudflare finds zones by name with a token holding "Zone:DNS:Edit" alone).
  */
 export function requiredPermissions(o: {
   access: boolean;
@@ -32,7 +34,6 @@ export function requiredPermissions(o: {
   manageZoneSettings: boolean;
 }): Permission[] {
   return [
-    PERMISSIONS.zoneRead,
     o.manageZoneSettings ? PERMISSIONS.zoneSettingsWrite : PERMISSIONS.zoneSettingsRead,
     PERMISSIONS.dnsWrite,
     PERMISSIONS.tunnelWrite,

@@ -19,6 +19,7 @@ const MANAGED_ONLY = [
   "access",
   "manageZoneSettings",
   "tcpHostname",
+  "accessSecret",
 ] as const;
 
 /** What each tunnel mode needs and refuses; `hostsIn` may carry the managed hostnames. */

@@ -140,6 +140,10 @@ deploySuite("a fleet of two hosts on two real engines", { timeout: 20 * 60_000 }
 
   test("removing host b destroys only host b's resources; host a's containers are untouched", async () => {
     const before = identity("a");
+    // Host b's connector stopped a moment ago: Cloudflare still lists its connections and
+    // refuses to delete its tunnel meanwhile (400, 1022) unless they are cleaned up first.
+    const tunnelB = onEngine("b", () => tokenOf(`${prefix("b")}-cloudflared-1`)).t;
+    fake.stopConnector(tunnelB, fake.startConnector(tunnelB), { lingerMs: 30 * 60_000 });
     await stack.configure(config(["a"]));
     const steps = (await stack.previewSteps()).filter((s) => s.op !== "same");
     assert.ok(steps.length > 0);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { stringify as stringifyYaml } from "yaml";
+import { TYPES as T } from "../../shared/resourceTypes";
 import type { FakeCloudflareApi } from "../support/cloudflareApi";
 import {
   ACCOUNT,
@@ -310,6 +311,12 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(changed, [], r.stdout);
   });
 
+  test("a refreshed preview reports no changes against what the API fills in on GET", async () => {
+    // What .github/workflows/drift.yml runs every day.
+    const r = await stack.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  });
+
   test("state and everything printed hold no secret in plain text", async () => {
     const tunnel = [...fake.state.tunnels.values()].find((t) => !t.deletedAt)!;
     const token = connectorToken(`${PREFIX}-cloudflared-1`)!;
@@ -414,8 +421,44 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     config = rotated;
   });
 
+  test("replacing the tunnel while Cloudflare still lists connections for the old one", async () => {
+    const old = [...fake.state.tunnels.values()].find((t) => !t.deletedAt)!;
+    // A connector that stopped a moment ago: Cloudflare keeps its connections listed, and
+    // refuses to delete the tunnel meanwhile (400, 1022).
+    fake.stopConnector(old.id, fake.startConnector(old.id), { lingerMs: 30 * 60_000 });
+    assert.ok(fake.listedConnections(old).length > 0);
+    const exported = JSON.parse((await stack.cli(["stack", "export"])).stdout) as {
+      deployment: { resources: { urn: string; type: string }[] };
+    };
+    const urn = exported.deployment.resources.find((r) => r.type === T.tunnel)!.urn;
+    const r = await stack.cli(["up", "--yes", "--skip-preview", "--replace", urn]);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.ok(old.deletedAt, "the old tunnel is deleted");
+    const live = [...fake.state.tunnels.values()].filter((t) => !t.deletedAt);
+    assert.equal(live.length, 1);
+    assert.notEqual(live[0].id, old.id);
+    assert.ok(
+      fake.requests.some(
+        (q) => q.method === "DELETE" && q.path.endsWith(`/cfd_tunnel/${old.id}/connections`),
+      ),
+      "the old tunnel's connections were cleaned up",
+    );
+    for (const i of [1, 2]) {
+      const token = connectorToken(`${PREFIX}-cloudflared-${i}`)!;
+      assert.equal(JSON.parse(Buffer.from(token, "base64").toString()).t, live[0].id);
+    }
+  });
+
   test("destroy leaves no container, network, volume, tunnel or DNS record", async () => {
+    const tunnel = [...fake.state.tunnels.values()].find((t) => !t.deletedAt)!;
+    fake.stopConnector(tunnel.id, fake.startConnector(tunnel.id), { lingerMs: 30 * 60_000 });
     await stack.destroy();
+    const paths = fake.requests.filter((q) => q.method === "DELETE").map((q) => q.path);
+    const cleanup = paths.indexOf(
+      `/client/v4/accounts/${ACCOUNT}/cfd_tunnel/${tunnel.id}/connections`,
+    );
+    const deleted = paths.indexOf(`/client/v4/accounts/${ACCOUNT}/cfd_tunnel/${tunnel.id}`);
+    assert.ok(cleanup >= 0 && deleted > cleanup, `cleanup before delete: ${paths.join(", ")}`);
     assert.deepEqual(leftovers(STACK), []);
     assert.deepEqual(
       [...fake.state.tunnels.values()].filter((t) => !t.deletedAt),

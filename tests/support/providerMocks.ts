@@ -120,7 +120,12 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
         hex: "01".repeat(inputs.length ?? 32),
       };
     case TYPES.accessToken:
-      return { clientId: `${name}.access`, clientSecret: `secret-${name}` };
+      // Far ahead (Cloudflare fills in creation + duration), so no test meets the expiry warning.
+      return {
+        clientId: `${name}.access`,
+        clientSecret: `secret-${name}`,
+        expiresAt: "2099-01-01T00:00:00Z",
+      };
     case TYPES.container:
       return { name: inputs.name ?? name };
     default:

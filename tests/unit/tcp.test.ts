@@ -14,6 +14,7 @@ import {
   renderBridgeBlock,
   renderClientKit,
 } from "../../components/render";
+import { expiryWarning } from "../../components/tunnel";
 import { T, managedConfig, resolve, runProgram } from "../support/programRunner";
 import { configProblems as problems, parseStack } from "../support/stackConfig";
 
@@ -275,5 +276,63 @@ describe("tcpHostname in swarm mode", () => {
     );
     const kits = await resolve(outputs.clientKits);
     assert.equal(kits.value.local.hostname, "mqtt-tcp.example.com");
+  });
+});
+
+describe("Access service token lifetime and rotation", () => {
+  test("by default each token lives Cloudflare's year, with no rotation; the expiry is an output", async () => {
+    const { rec, outputs } = await runProgram(withTcp({ access: true }));
+    const tokens = rec.ofType(T.accessToken);
+    assert.equal(tokens.length, 2);
+    for (const t of tokens) {
+      assert.equal(t.inputs.duration, "8760h");
+      assert.equal(t.inputs.clientSecretVersion, undefined);
+      assert.equal(t.inputs.previousClientSecretExpiresAt, undefined);
+    }
+    const host = outputs.hosts.local;
+    assert.equal((await resolve(host.accessTokenExpiresAt)).value, "2099-01-01T00:00:00Z");
+    assert.equal((await resolve(host.tcpAccessTokenExpiresAt)).secret, false);
+  });
+
+  test("tunnel.accessTokenDuration and tunnel.accessSecret reach every token", async () => {
+    const { rec } = await runProgram(
+      withTcp({
+        access: true,
+        accessTokenDuration: "2160h",
+        accessSecret: { version: 2, previousValidUntil: "2027-01-31T00:00:00Z" },
+      }),
+    );
+    for (const t of rec.ofType(T.accessToken)) {
+      assert.equal(t.inputs.duration, "2160h");
+      assert.equal(t.inputs.clientSecretVersion, 2);
+      assert.equal(t.inputs.previousClientSecretExpiresAt, "2027-01-31T00:00:00Z");
+    }
+  });
+
+  test("bad values are refused at their key", () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ accessTokenDuration: "1 year" }, "tunnel.accessTokenDuration", /8760h/],
+      [{ accessSecret: { version: 0 } }, "tunnel.accessSecret.version", /1 or more/],
+      [
+        { accessSecret: { version: 2, previousValidUntil: "next week" } },
+        "tunnel.accessSecret.previousValidUntil",
+        /RFC 3339/,
+      ],
+    ];
+    for (const [tunnel, key, message] of cases) {
+      const found = problems(withTcp(tunnel));
+      assert.ok(
+        found.some((p) => p.startsWith(`mqtt-edge:${key}:`) && message.test(p)),
+        `${key}: ${found.join("\n")}`,
+      );
+    }
+  });
+
+  test("preview warns from 30 days before a token expires", () => {
+    const now = Date.parse("2026-12-06T00:00:00Z");
+    assert.equal(expiryWarning("t", "2027-01-06T00:00:00Z", now), undefined);
+    assert.match(expiryWarning("t", "2027-01-04T00:00:00Z", now)!, /t expires in 29 days/);
+    assert.match(expiryWarning("t", "2026-12-01T00:00:00Z", now)!, /t expired/);
+    assert.equal(expiryWarning("t", undefined, now), undefined);
   });
 });
