@@ -185,6 +185,11 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
         protect: args.protect,
         additionalSecretOutputs: ["tunnelSecret"],
         dependsOn: args.preflight,
+        // A tunnel's name is unique among the account's tunnels (409, code 1013 "You already
+        // have a tunnel with this name": pulumi/pulumi-cloudflare#1440), and a replacement keeps
+        // the name: created first, it was refused. Deleted first, it goes after what depends on
+        // it (the connectors, then the connection cleanup), and the new one starts clean.
+        deleteBeforeReplace: true,
       },
     );
   }

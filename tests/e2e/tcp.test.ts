@@ -112,6 +112,14 @@ deploySuite(
     let passwords: Record<string, string> = {};
     let kit: ClientKit;
     let kitDir: string | undefined;
+    let config: Record<string, unknown>;
+    /** The TCP hostname's service token in the fake API. */
+    const tcpToken = () =>
+      [...fake.state.serviceTokens.values()].find((t) => t.name.endsWith("-mqtt-tcp-client"))!;
+    const withTunnel = (extra: Record<string, unknown>) => ({
+      ...config,
+      tunnel: { ...(config.tunnel as object), ...extra },
+    });
     /** `name` on the central broker's WebSocket listener, from the broker network. */
     const central = (name: string): ClientAt => ({
       network: BROKER_NET,
@@ -129,14 +137,12 @@ deploySuite(
       fake = started.fake;
       stack = new E2EStack(STACK);
       const broker = EXAMPLE["mqtt-edge:broker"] as { users: unknown[] };
-      await stack.configure(
-        {
-          tunnel: managedTunnel(tools.cloudflaredImage, EXAMPLE["mqtt-edge:tunnel"]),
-          broker: { image: IMAGES.mosquitto, ...broker, users: [...broker.users, AUDIT] },
-          "cloudflare:baseUrl": started.baseUrl,
-        },
-        { "cloudflare:apiToken": API_TOKEN },
-      );
+      config = {
+        tunnel: managedTunnel(tools.cloudflaredImage, EXAMPLE["mqtt-edge:tunnel"]),
+        broker: { image: IMAGES.mosquitto, ...broker, users: [...broker.users, AUDIT] },
+        "cloudflare:baseUrl": started.baseUrl,
+      };
+      await stack.configure(config, { "cloudflare:apiToken": API_TOKEN });
     });
 
     after(async () => {
@@ -408,6 +414,51 @@ deploySuite(
       const r = await stack.preview();
       const changed = Object.entries(r.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
       assert.deepEqual(changed, [], r.stdout);
+    });
+
+    test("a refreshed preview reports no changes against what the API fills in on GET", async () => {
+      const r = await stack.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    });
+
+    test("tunnel.accessSecret rotates the kit's secret in place; the old one works until previousValidUntil", async () => {
+      const old = { ...tcpToken() };
+      const until = new Date(Date.now() + 7 * 86_400_000).toISOString();
+      await stack.configure(
+        withTunnel({ accessSecret: { version: 2, previousValidUntil: until } }),
+      );
+      const r = await stack.up();
+      assert.equal(r.summary.result, "succeeded");
+      const now = tcpToken();
+      assert.equal(now.id, old.id, "the same service token");
+      assert.equal(now.clientId, old.clientId, "the same client id");
+      assert.notEqual(now.clientSecret, old.clientSecret, "a new secret");
+      assert.ok(fake.serviceTokenAccepts(now.clientId, now.clientSecret));
+      assert.ok(fake.serviceTokenAccepts(old.clientId, old.clientSecret), "overlap");
+      assert.ok(
+        !fake.serviceTokenAccepts(
+          old.clientId,
+          old.clientSecret,
+          new Date(Date.parse(until) + 1000),
+        ),
+        "the old secret lapses at previousValidUntil",
+      );
+      const newKit = (await stack.outputs()).clientKits.value.local as ClientKit;
+      assert.ok(newKit.dotenv.includes(now.clientSecret), "the kit carries the new secret");
+      config = withTunnel({ accessSecret: { version: 2, previousValidUntil: until } });
+    });
+
+    test("the expiry is an output, and preview warns when the token expires within 30 days", async () => {
+      await stack.configure(withTunnel({ accessTokenDuration: "240h" }));
+      const r = await stack.up();
+      assert.equal(r.summary.result, "succeeded");
+      const hosts = (await stack.outputs()).hosts.value as Record<string, Record<string, string>>;
+      const at = Date.parse(hosts.local.tcpAccessTokenExpiresAt);
+      assert.equal(hosts.local.tcpAccessTokenExpiresAt, tcpToken().expiresAt);
+      assert.ok(at - Date.now() < 10 * 86_400_000 && at > Date.now(), `expires ${at}`);
+      const p = await stack.preview();
+      assert.match(p.stdout, /Access service token \S+-mqtt-tcp-client expires in 9 days/);
+      config = withTunnel({ accessTokenDuration: "240h" });
     });
 
     test("state and everything printed hold neither the service token's secret nor the bridge password", async () => {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { FakeCloudflareApi, RecordedRequest } from "../support/cloudflareApi";
 import {
+  ACCOUNT,
   API_TOKEN,
   deploySuite,
   E2EStack,
@@ -57,6 +58,61 @@ deploySuite("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
   after(async () => {
     if (stack) await stack.cleanup();
     if (fake) await fake.stop();
+  });
+
+  /** Runs preview and up; both must fail before anything is created. Returns their errors. */
+  const refused = async (): Promise<string[]> => {
+    fake.requests.length = 0;
+    const errors: string[] = [];
+    for (const run of [() => stack.preview(), () => stack.up()]) {
+      const failed = await run().then(
+        () => undefined,
+        (e: unknown) => errorText(e),
+      );
+      assert.ok(failed !== undefined, "expected the deployment to fail");
+      errors.push(failed);
+    }
+    assert.deepEqual(writes(fake.requests), []);
+    assert.equal(fake.state.tunnels.size, 0);
+    assert.equal(fake.state.dnsRecords.size, 0);
+    assert.deepEqual(leftovers(STACK), []);
+    return errors;
+  };
+
+  test("a pending zone: preview and up fail naming the zone, its status and the fix", async () => {
+    fake.setZoneStatus(ZONE, "pending");
+    try {
+      for (const failed of await refused()) {
+        assert.match(
+          failed,
+          new RegExp(`zone ${ZONE.replace(".", "\\.")} \\(${zoneId}\\) is pending, not active`),
+        );
+        assert.match(failed, /nameservers point at Cloudflare/);
+      }
+    } finally {
+      fake.setZoneStatus(ZONE, "active");
+    }
+  });
+
+  test("a zone of another account: preview and up fail naming both accounts", async () => {
+    const other = "11111111111111111111111111111111";
+    await stack.configure({
+      ...config,
+      tunnel: { ...(config.tunnel as object), accountId: other },
+    });
+    try {
+      for (const failed of await refused()) {
+        assert.match(
+          failed,
+          new RegExp(
+            `zone ${ZONE.replace(".", "\\.")} is in account ${ACCOUNT}, not in tunnel.accountId ${other}`,
+          ),
+        );
+        assert.match(failed, /set mqtt-edge:tunnel\.accountId to the zone's account/);
+      }
+    } finally {
+      await stack.configure(config);
+    }
   });
 
   test("websockets off: preview and up fail naming the zone and the fix, nothing created", async () => {
@@ -122,6 +178,11 @@ deploySuite("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(changed, [], again.stdout);
   });
 
+  test("a refreshed preview reports no changes against what the API fills in on GET", async () => {
+    const r = await stack.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  });
+
   test("Bot Fight Mode on: a warning naming the zone, and the deploy still succeeds", async () => {
     fake.setZoneSettings(ZONE, { fightMode: true });
     fake.requests.length = 0;
@@ -145,5 +206,10 @@ deploySuite("zone preflight end to end", { timeout: 20 * 60_000 }, () => {
     assert.ok([...fake.state.tunnels.values()].every((t) => t.deletedAt !== null));
     assert.equal(fake.state.dnsRecords.size, 0);
     assert.deepEqual(leftovers(STACK), []);
+  });
+  test("a pending zone of the same name in another account does not count (after destroy: a plan)", async () => {
+    fake.addZone({ name: ZONE, accountId: "22222222222222222222222222222222", status: "pending" });
+    const r = await stack.preview();
+    assert.ok((r.changeSummary.create ?? 0) > 0, JSON.stringify(r.changeSummary));
   });
 });
