@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private Docker engine for the end-to-end tests (Debian's docker.io, no registry needed).
+# A private Docker engine for the end-to-end tests (no registry needed).
 #
 #   eval "$(bash scripts/engine.sh start [NAME])"   # install if missing, start, print DOCKER_HOST
 #   bash scripts/engine.sh swarm [NAME]             # single-node swarm (idempotent)
@@ -11,6 +11,19 @@
 # (socket, data root, exec root, pidfile, log) and has its own Linux bridge, subnets and swarm
 # ports, so several engines ("a" and "b" for multi-host tests) run side by side.
 # Only the export line goes to stdout; everything else goes to stderr.
+#
+# Two flavors, chosen by MQTT_EDGE_ENGINE when an engine starts:
+#   debian   (default) Debian's docker.io: dockerd 20.10 (API 1.41), runc 1.1.5, containerd 1.6.
+#   current  dockerd, docker-proxy and runc built from the Go module proxy by engine-build.sh
+#            (a Docker 29.x engine: API 1.56, minimum 1.40; runc 1.3), with Debian's containerd
+#            (started and supervised by dockerd), docker-init (tini) and docker CLI (API 1.41).
+#            MQTT_EDGE_MIN_API_VERSION sets its minimum API version (DOCKER_MIN_API_VERSION,
+#            1.24 at the lowest) for clients that pin an older one.
+# Each flavor has its own data root and exec root in the engine's directory (data, exec for
+# debian; data-current, exec-current for current): an engine never opens the other flavor's
+# images, containers or swarm state. The socket, pidfile and log are the name's; the flavor an
+# engine was started with is in its directory's "flavor" file, and starting a running engine as
+# the other flavor is refused (stop it first). stop, status, swarm and env work on either.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +34,9 @@ run_root=${MQTT_EDGE_RUN:-/tmp/mqtt-edge}
 LOG_TAG="engine $name"
 
 [[ $name =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "engine name must match [a-z][a-z0-9]{0,7}: '$name'"
+flavor=${MQTT_EDGE_ENGINE:-debian}
+[[ $flavor == debian || $flavor == current ]] ||
+  die "MQTT_EDGE_ENGINE must be debian or current: '$flavor'"
 
 # Per-engine index: a=0, b=1, ... (other names: a stable hash). Everything derived from it is
 # distinct between engines: bridge subnet, address pools, swarm ports.
@@ -33,6 +49,12 @@ dir="$run_root/docker-$name"
 sock="$dir/docker.sock"
 pidfile="$dir/dockerd.pid"
 logfile="$dir/dockerd.log"
+flavor_file="$dir/flavor"
+if [[ $flavor == debian ]]; then
+  data_root="$dir/data" exec_root="$dir/exec"      # as before flavors existed
+else
+  data_root="$dir/data-$flavor" exec_root="$dir/exec-$flavor"
+fi
 bridge="mqe-$name"                                  # Linux bridge of the default network
 bridge_cidr="10.$((100 + idx)).0.1/24"              # default bridge network (what --bip sets)
 pool="base=10.$((100 + idx)).64.0/18,size=24"       # user-defined networks: 64 x /24
@@ -66,6 +88,7 @@ install_engine() {
   have iptables || missing+=(iptables)
   have ip || missing+=(iproute2)
   have docker || missing+=(docker.io)
+  have containerd || missing+=(containerd)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   # Debian's package starts no daemon here (no systemd); we start our own below.
   install_debs "${missing[@]}" iptables iproute2 containerd runc tini
@@ -105,10 +128,16 @@ remove_bridges() {
   done
 }
 
+# The flavor of the engine running under this name ("debian" for one started before flavors).
+running_flavor() { if [[ -s $flavor_file ]]; then cat "$flavor_file"; else echo debian; fi; }
+
 start() {
   need_root
+  if pid_alive && [[ $(running_flavor) != "$flavor" ]]; then
+    die "engine $name is running as $(running_flavor), not $flavor: bash scripts/engine.sh stop $name first"
+  fi
   if pid_alive && answers; then
-    log "already running (pid $(cat "$pidfile"))"
+    log "already running (pid $(cat "$pidfile"), $flavor)"
     print_env
     return 0
   fi
@@ -116,18 +145,29 @@ start() {
     log "pid $(cat "$pidfile") is alive but does not answer yet; waiting"
   else
     install_engine
-    mkdir -p "$dir/data" "$dir/exec"
+    local flavor_args=()
+    if [[ $flavor == current ]]; then
+      # Puts the built dockerd, docker-proxy and runc first on PATH (building them if missing):
+      # dockerd starts Debian's containerd, whose runc shim runs the runc found on PATH.
+      eval "$(bash "$REPO_ROOT/scripts/engine-build.sh")"
+      flavor_args=(--userland-proxy-path "$(command -v docker-proxy)" --ip6tables="$iptables")
+      if [[ -n ${MQTT_EDGE_MIN_API_VERSION:-} ]]; then
+        export DOCKER_MIN_API_VERSION=$MQTT_EDGE_MIN_API_VERSION
+      fi
+    fi
+    mkdir -p "$data_root" "$exec_root"
     rm -f "$sock" "$pidfile"
+    printf '%s\n' "$flavor" >"$flavor_file"
     # Forwarding on before dockerd starts: then dockerd leaves the FORWARD policy at ACCEPT
     # (it sets DROP only when it enables forwarding itself), which engines without iptables need.
     sysctl -q -w net.ipv4.ip_forward=1 >&2 || log "could not enable net.ipv4.ip_forward"
     setup_bridge
-    log "starting dockerd (bridge $bridge $bridge_cidr, pool $pool, iptables=$iptables), log $logfile"
+    log "starting $flavor dockerd $(command -v dockerd) (bridge $bridge $bridge_cidr, pool $pool, iptables=$iptables), log $logfile"
     # setsid: its own session, so it outlives this shell and a Ctrl-C of the caller.
     setsid dockerd \
       --host "$DOCKER_HOST" \
-      --data-root "$dir/data" \
-      --exec-root "$dir/exec" \
+      --data-root "$data_root" \
+      --exec-root "$exec_root" \
       --pidfile "$pidfile" \
       --bridge "$bridge" \
       --default-address-pool "$pool" \
@@ -138,6 +178,7 @@ start() {
       --storage-driver overlay2 \
       --log-level warn \
       --mtu "$(cat /sys/class/net/"$(ip route show default | awk '{print $5; exit}')"/mtu 2>/dev/null || echo 1500)" \
+      "${flavor_args[@]}" \
       </dev/null >>"$logfile" 2>&1 &
     local launcher=$!
     # dockerd writes the pidfile itself; keep ours in case it died before writing it.
@@ -153,7 +194,7 @@ start() {
     [[ $((SECONDS - t0)) -gt 120 ]] && { tail -n 30 "$logfile" >&2; die "dockerd did not answer in 120 s"; }
     sleep 0.5
   done
-  log "ready in $((SECONDS - t0)) s (pid $(cat "$pidfile"), $(docker info --format 'server {{.ServerVersion}}, {{.Driver}}'))"
+  log "ready in $((SECONDS - t0)) s (pid $(cat "$pidfile"), $flavor, $(docker version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}} (min {{.Server.MinAPIVersion}})'), $(docker info --format '{{.Driver}}'))"
   print_env
 }
 
