@@ -172,7 +172,9 @@ export class SwarmProxy extends pulumi.ComponentResource {
     this.service("swarm-listener", {
       image: args.images.swarmListener,
       env: {
-        DOCKER_HOST: DOCKER_API,
+        // The listener reads DF_DOCKER_HOST, not DOCKER_HOST (its Dockerfile and
+        // NewDockerClientFromEnv in docker-flow-swarm-listener).
+        DF_DOCKER_HOST: DOCKER_API,
         // The seed writes DF_NOTIF_*; the listener image reads DF_NOTIFY_*.
         DF_NOTIFY_CREATE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/reconfigure",
         DF_NOTIFY_REMOVE_SERVICE_URL: "http://proxy:8080/v1/docker-flow-proxy/remove",

@@ -13,7 +13,9 @@ export const DEFAULT_IMAGES = {
   swarmListener: "dockerflow/docker-flow-swarm-listener:19.03.2-18",
   proxy: "dockerflow/docker-flow-proxy:19.12.08-88",
   letsencrypt: "hamburml/docker-flow-letsencrypt:0.0.10",
-  traefik: "traefik:v3.5.3",
+  // 3.6.1 or later: earlier releases pin Docker API 1.24 for swarm, which Docker 29 refuses
+  // (traefik/traefik#12253, fixed by negotiation in #12255); v3.7.9 is what the tests run.
+  traefik: "traefik:v3.7.9",
   socketProxy: "tecnativa/docker-socket-proxy:v0.4.1",
 } as const;
 

@@ -80,8 +80,9 @@ function endToEnd(headers) {
 }
 
 // ================================================================================================
-// swarm-listener: docker-flow-swarm-listener's contract. Docker at DOCKER_HOST (or DF_DOCKER_HOST,
-// default unix:///var/run/docker.sock). Services whose label $DF_NOTIFY_LABEL (com.df.notify) is
+// swarm-listener: docker-flow-swarm-listener's contract. Docker at DF_DOCKER_HOST (default
+// unix:///var/run/docker.sock), the one variable the real listener reads (its Dockerfile's ENV and
+// NewDockerClientFromEnv); DOCKER_HOST is ignored, as there. Services whose label $DF_NOTIFY_LABEL (com.df.notify) is
 // "true" are announced with GET $DF_NOTIFY_CREATE_SERVICE_URL?serviceName=..&<com.df.* labels
 // without the prefix>&replicas=N, removed ones with $DF_NOTIFY_REMOVE_SERVICE_URL?serviceName=..
 // (both: comma-separated URL lists). Retries: DF_RETRY (50) x DF_RETRY_INTERVAL (5 s).
@@ -89,11 +90,11 @@ function endToEnd(headers) {
 // once on Docker service events unless DF_USE_DOCKER_SERVICE_EVENTS=false. API on :8080.
 // ================================================================================================
 function dockerTarget() {
-  const h = env("DOCKER_HOST", env("DF_DOCKER_HOST", "unix:///var/run/docker.sock"));
+  const h = env("DF_DOCKER_HOST", "unix:///var/run/docker.sock");
   if (h.startsWith("unix://")) return { socketPath: h.slice("unix://".length), base: "http://docker", h };
   if (h.startsWith("tcp://")) return { base: "http://" + h.slice("tcp://".length).replace(/\/+$/, ""), h };
   if (/^https?:\/\//.test(h)) return { base: h.replace(/\/+$/, ""), h };
-  die(`unsupported DOCKER_HOST ${h} (unix:// or tcp://)`);
+  die(`unsupported DF_DOCKER_HOST ${h} (unix:// or tcp://)`);
 }
 
 async function swarmListener() {

@@ -65,7 +65,8 @@ describe("swarm mode, Docker Flow (seed 002)", () => {
       lenv.DF_NOTIFY_REMOVE_SERVICE_URL,
       "http://proxy:8080/v1/docker-flow-proxy/remove",
     );
-    assert.equal(lenv.DOCKER_HOST, "tcp://socket-proxy:2375");
+    assert.equal(lenv.DF_DOCKER_HOST, "tcp://socket-proxy:2375");
+    assert.equal(lenv.DOCKER_HOST, undefined, "the listener reads DF_DOCKER_HOST only");
     assert.deepEqual(listener.inputs.taskSpec.placement.constraints, ["node.role == manager"]);
     assert.deepEqual(mountsOf(listener), [], "the listener never mounts the Docker socket");
     assert.ok(
