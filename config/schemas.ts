@@ -74,6 +74,20 @@ const zoneSchema = z
   .transform((v) => v.toLowerCase())
   .refine(isHostname, { error: "expected a zone name such as example.com" });
 
+/**
+ * A time as RFC 3339 in UTC to the second ("" when it is none). Written unquoted in a stack's
+ * YAML, a timestamp reaches the program in Go's format ("2027-01-31 00:00:00 +0000 UTC": Pulumi
+ * reads it as a YAML timestamp), so that form is taken too. Seconds, with no fraction, are how
+ * Cloudflare answers times, so the value reads back as it was sent.
+ */
+function rfc3339Seconds(v: string): string {
+  const go = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-]\d{2})(\d{2}) \S+$/.exec(v);
+  const text = go ? `${go[1]}T${go[2]}${go[3]}:${go[4]}` : v;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text)) return "";
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? "" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 const topicSchema = z.string().superRefine((v, ctx) => {
   const p = topicProblem(v);
   if (p) ctx.addIssue({ code: "custom", message: `expected ${p}` });
@@ -236,7 +250,8 @@ export const tunnelSchema = z
           }),
         previousValidUntil: z
           .string()
-          .refine((v) => /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)), {
+          .transform(rfc3339Seconds)
+          .refine((v) => v !== "", {
             error: "expected an RFC 3339 time such as 2027-01-31T00:00:00Z",
           })
           .optional()

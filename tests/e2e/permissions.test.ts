@@ -30,6 +30,7 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 deploySuite("API token permissions end to end", { timeout: 20 * 60_000 }, () => {
   let fake: FakeCloudflareApi;
   let stack: E2EStack;
+  let config: Record<string, unknown>;
   const needed = requiredPermissions({ access: true, tcpHostname: true, manageZoneSettings: true });
 
   before(async () => {
@@ -37,19 +38,17 @@ deploySuite("API token permissions end to end", { timeout: 20 * 60_000 }, () => 
     const started = await startFakeCloudflare();
     fake = started.fake;
     stack = new E2EStack(STACK);
-    await stack.configure(
-      {
-        tunnel: managedTunnel(tools.cloudflaredImage, {
-          hostname: "mqtt-perms.example.com",
-          tcpHostname: "mqtt-perms-tcp.example.com",
-          access: true,
-          manageZoneSettings: true,
-        }),
-        broker: { image: IMAGES.mosquitto },
-        "cloudflare:baseUrl": started.baseUrl,
-      },
-      { "cloudflare:apiToken": API_TOKEN },
-    );
+    config = {
+      tunnel: managedTunnel(tools.cloudflaredImage, {
+        hostname: "mqtt-perms.example.com",
+        tcpHostname: "mqtt-perms-tcp.example.com",
+        access: true,
+        manageZoneSettings: true,
+      }),
+      broker: { image: IMAGES.mosquitto },
+      "cloudflare:baseUrl": started.baseUrl,
+    };
+    await stack.configure(config, { "cloudflare:apiToken": API_TOKEN });
   });
 
   after(async () => {
@@ -59,7 +58,7 @@ deploySuite("API token permissions end to end", { timeout: 20 * 60_000 }, () => 
 
   const withToken = async (permissions: string[]) => {
     const token = fake.addToken({ permissions, accounts: [ACCOUNT] });
-    await stack.configure({}, { "cloudflare:apiToken": token });
+    await stack.configure(config, { "cloudflare:apiToken": token });
   };
 
   for (const missing of needed) {

@@ -309,6 +309,16 @@ describe("Access service token lifetime and rotation", () => {
     }
   });
 
+  test("previousValidUntil as written unquoted in YAML (Go's time format) is taken, to the second", async () => {
+    const { rec } = await runProgram(
+      withTcp({
+        accessSecret: { version: 2, previousValidUntil: "2027-01-31 08:30:00.949 +0100 CET" },
+      }),
+    );
+    const [t] = rec.ofType(T.accessToken);
+    assert.equal(t.inputs.previousClientSecretExpiresAt, "2027-01-31T07:30:00Z");
+  });
+
   test("bad values are refused at their key", () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{ accessTokenDuration: "1 year" }, "tunnel.accessTokenDuration", /8760h/],
