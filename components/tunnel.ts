@@ -272,9 +272,11 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       },
       { parent: this, additionalSecretOutputs: ["clientSecret"], dependsOn: args.preflight },
     );
-    serviceToken.expiresAt.apply((at) => {
+    // Warned from the output the stack exports, so the program waits for the warning.
+    const expiresAt = serviceToken.expiresAt.apply((at) => {
       const warning = expiryWarning(tokenName, at);
       if (warning) void pulumi.log.warn(warning, serviceToken);
+      return at;
     });
     const policy = new cloudflare.ZeroTrustAccessPolicy(
       `${name}-${o.role}-policy`,
@@ -302,7 +304,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
     return {
       clientId: serviceToken.clientId,
       clientSecret: pulumi.secret(serviceToken.clientSecret),
-      expiresAt: serviceToken.expiresAt,
+      expiresAt,
     };
   }
 }

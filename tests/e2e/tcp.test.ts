@@ -456,8 +456,16 @@ deploySuite(
       const at = Date.parse(hosts.local.tcpAccessTokenExpiresAt);
       assert.ok(Math.abs(at - Date.parse(tcpToken().expiresAt)) < 1000, "the fake's expiry");
       assert.ok(at - Date.now() < 10 * 86_400_000 && at > Date.now(), `expires ${at}`);
-      const p = await stack.preview();
-      assert.match(p.stdout, /Access service token \S+-mqtt-tcp-client expires in 9 days/);
+      const warnings: string[] = [];
+      const p = await stack.preview((e) => {
+        const d = e.diagnosticEvent;
+        if (d && d.severity === "warning") warnings.push(d.message);
+      });
+      const cli = await stack.cli(["preview"]);
+      assert.match(
+        [...warnings, p.stdout, cli.stdout, cli.stderr].join("\n"),
+        /Access service token \S+-mqtt-tcp-client expires in 9 days/,
+      );
       config = withTunnel({ accessTokenDuration: "240h" });
     });
 
