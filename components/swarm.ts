@@ -7,7 +7,7 @@ import type { EndpointMode } from "../config";
 export interface SwarmPlacement {
   /** Placement constraints, e.g. `node.role == manager`. */
   constraints: string[];
-  /** `vip` (the config default) or `dnsrr` for engines without IPVS. */
+  /** `swarm.endpointMode`: `vip`, or `dnsrr` for engines without IPVS. */
   endpointMode: EndpointMode;
 }
 
