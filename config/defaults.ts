@@ -61,6 +61,8 @@ export const BROKER_DEFAULTS = {
   maxKeepalive: 60,
   /** Memory limit of the broker, MiB. */
   memoryMb: 256,
+  /** A healthcheck start interval needs Docker API 1.44 (the provider refuses it below); Debian's Docker 20.10 has 1.41. */
+  healthStartInterval: false,
 } as const;
 
 /** `mqtt-edge:broker.bridge` */

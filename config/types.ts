@@ -73,6 +73,11 @@ export interface BrokerConfig {
   /** Largest keep alive (seconds) the broker grants: `max_keepalive`. */
   maxKeepalive: number;
   memoryMb: number;
+  /**
+   * The engine has Docker API 1.44 or later: the healthcheck probes every 250 ms during its start
+   * period (HEALTHCHECK --start-interval), so a fresh broker is healthy within about a second.
+   */
+  healthStartInterval: boolean;
   users: MqttUser[];
   patterns: AclRule[];
   /** A user that may read `$SYS/#` and nothing else; its password is generated like the others'. */

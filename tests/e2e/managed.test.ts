@@ -25,6 +25,7 @@ import {
   dockerGateway,
   dockerJson,
   E2EStack,
+  engineHasStartInterval,
   IMAGES,
   leftovers,
   managedTunnel,
@@ -89,6 +90,12 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(broker.HostConfig.CapDrop, ["ALL"]);
     assert.equal(broker.Config.User, "1883:1883");
     assert.deepEqual(broker.HostConfig.PortBindings ?? {}, {}, "nothing published");
+    // broker.healthStartInterval, set by the harness where the engine keeps it (API 1.44+).
+    assert.equal(
+      broker.Config.Healthcheck.StartInterval ?? 0,
+      engineHasStartInterval() ? 250_000_000 : 0,
+      "the healthcheck's start interval, in ns",
+    );
     for (const i of [1, 2]) {
       const c = dockerJson("inspect", `${PREFIX}-cloudflared-${i}`)[0];
       assert.equal(c.State.Running, true, `connector ${i} running`);

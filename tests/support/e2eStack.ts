@@ -160,6 +160,22 @@ export function dockerJson<T = any>(...args: string[]): T {
   return JSON.parse(docker(...args)) as T;
 }
 
+/**
+ * The engine's Docker API version at DOCKER_HOST (e.g. "1.41" on Debian's 20.10, "1.56" on the
+ * `current` engine), asked once.
+ */
+let engineApi: string | undefined;
+export function engineApiVersion(): string {
+  engineApi ??= docker("version", "--format", "{{.Server.APIVersion}}");
+  return engineApi;
+}
+
+/** API 1.44 or later: the engine keeps a healthcheck's start interval. */
+export function engineHasStartInterval(): boolean {
+  const [major, minor] = engineApiVersion().split(".").map(Number);
+  return major > 1 || (major === 1 && minor >= 44);
+}
+
 /** Names of the stack's containers, networks and volumes still on the engine. */
 export function leftovers(stack: string): string[] {
   const filter = `label=dev.mqtt-edge.stack=${stack}`;
@@ -382,6 +398,16 @@ export class E2EStack {
       existing = parseYaml(readFileSync(file, "utf8")) ?? {};
     } catch {
       // first configuration
+    }
+    // What a user of this engine sets: the broker's start interval where the engine keeps it.
+    const broker = config.broker;
+    if (
+      typeof broker === "object" &&
+      broker !== null &&
+      !("healthStartInterval" in broker) &&
+      engineHasStartInterval()
+    ) {
+      config = { ...config, broker: { ...broker, healthStartInterval: true } };
     }
     const plain = Object.fromEntries(
       Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `mqtt-edge:${k}`, v]),
