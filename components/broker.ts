@@ -413,7 +413,8 @@ export class MqttBroker extends pulumi.ComponentResource {
             configs,
             secrets,
             mounts,
-            healthcheck: healthcheck(args.websocketPort, args.healthStartInterval),
+            // No start interval: a service's healthcheck has none in the docker provider.
+            healthcheck: healthcheck(args.websocketPort, false),
             labels,
           },
           networksAdvanceds: [{ name: args.network, aliases: [args.alias] }],

@@ -41,6 +41,14 @@ export function checkSwarm(
         );
     }
   }
+  if (ctx.broker?.healthStartInterval) {
+    problems
+      .at("broker", "healthStartInterval")
+      .add(
+        undefined,
+        "not available in swarm mode: the docker provider's service healthcheck has no start interval (@pulumi/docker 5.0.0); leave it unset",
+      );
+  }
   if (ctx.tunnel?.metrics) {
     problems
       .at("tunnel", "metrics")

@@ -405,6 +405,7 @@ export class E2EStack {
       typeof broker === "object" &&
       broker !== null &&
       !("healthStartInterval" in broker) &&
+      !(config.swarm as { enabled?: boolean } | undefined)?.enabled &&
       engineHasStartInterval()
     ) {
       config = { ...config, broker: { ...broker, healthStartInterval: true } };

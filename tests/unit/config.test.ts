@@ -724,6 +724,12 @@ const BAD: BadCase[] = [
     message: /apart from broker.websocket.publish \(127.0.0.1:9001\)/,
   },
   {
+    name: "healthStartInterval in swarm mode",
+    config: { ...withBroker({ healthStartInterval: true }), swarm: { enabled: true } },
+    path: "mqtt-edge:broker.healthStartInterval",
+    message: /not available in swarm mode: the docker provider's service healthcheck/,
+  },
+  {
     name: "metrics in swarm mode",
     config: { ...withTunnel({ metrics: {} }), swarm: { enabled: true } },
     path: "mqtt-edge:tunnel.metrics",
