@@ -445,7 +445,7 @@ export const brokerSchema = z
       .meta({ description: "Container memory limit, MiB (at least 16)." }),
     healthStartInterval: booleanSchema.default(BROKER_DEFAULTS.healthStartInterval).meta({
       description:
-        'Every Docker host has API 1.44 or later (Docker 25+): the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s. On an older engine (Debian\'s Docker 20.10: API 1.41) the docker provider refuses to create the broker ("specify health-check start interval" requires API version 1.44). Container mode only: a swarm service's healthcheck has no start interval in the docker provider. See [Engines](#engines).',
+        'Every Docker host has API 1.44 or later (Docker 25+): the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s. On an older engine (Debian\'s Docker 20.10: API 1.41) the docker provider refuses to create the broker ("specify health-check start interval" requires API version 1.44). Container mode only: the docker provider gives a swarm service\'s healthcheck no start interval. See [Engines](#engines).',
       example: "`true`",
     }),
     users: z
