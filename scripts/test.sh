@@ -13,10 +13,13 @@
 # 4. two private Docker engines (a: a single-node swarm, b: a second host) and the local images
 #    (scripts/engine.sh, scripts/images.sh);
 # 5. the end-to-end suites (`npm run test:e2e`): `pulumi up` of the program with the real
-#    providers against those engines and a local fake of the Cloudflare API. Without the
-#    provider plugins each suite that deploys is skipped, with the missing plugins as its reason.
+#    providers against those engines and a local fake of the Cloudflare API, first on Debian's
+#    engines (Docker 20.10), then on today's (MQTT_EDGE_ENGINE=current, scripts/engine-build.sh:
+#    Docker 29). Without the provider plugins each suite that deploys is skipped, with the
+#    missing plugins as its reason, and the second pass is left out.
 #
-# Output: each suite's TAP stream, then a line naming the suites skipped for want of provider
+# Output: each suite's TAP stream, then a line per engine naming each e2e suite and its result
+# (`suites on debian 20.10.24 (API 1.41): ...`), a line naming the suites skipped for want of provider
 # plugins, then one line `tests: N passed, N failed, N skipped`.
 # Exit status: 0 when everything that ran passed. Must run as root (dockerd, apt-get).
 # Heavy builds are cached under $MQTT_EDGE_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/mqtt-edge),
@@ -62,6 +65,13 @@ finish() {
   done
   for e in $engines_started; do bash scripts/engine.sh stop "$e" >/dev/null 2>&1 || true; done
   echo
+  # The e2e suites by engine: "suites on debian 20.10.24 (API 1.41): managed mode ... ok, ...".
+  for f in "$results"/e2e-*.tap; do
+    [[ -e $f ]] || continue
+    printf 'suites on %s: %s\n' "$(cat "${f%.tap}.engine" 2>/dev/null || basename "$f" .tap)" \
+      "$(sed -n 's/^\(not ok\|ok\) [0-9]* - \(.*\)/\2: \1/p' "$f" | sed 's/ # SKIP.*: ok$/: skipped/' |
+        paste -sd';' - | sed 's/;/; /g')"
+  done
   # Suites that skipped themselves for want of plugins (deploySuite, .ci/run's quick start).
   cat "$results"/*.tap 2>/dev/null | sed -n 's/^ *ok [0-9]* - \(.*\) # SKIP provider plugins missing: \([^(]*\).*/\2|\1/p' |
     awk -F'|' '{gsub(/ +$/, "", $1); why = $1; s = s (n++ ? "; " : "") $2}
@@ -93,36 +103,62 @@ esac
 pulumi version >&2
 pulumi plugin ls >&2
 
-step "Docker engines (a: single-node swarm, b: a second host) and local images"
-engines_started="a b"
-eval "$(bash scripts/engine.sh start b)"
-bash scripts/images.sh --only mosquitto --only cloudflared --only mqtt-client >&2
-eval "$(bash scripts/engine.sh start a)"
-bash scripts/engine.sh swarm a
-bash scripts/images.sh >&2
-# These engines are the tests' own: whatever an interrupted earlier run left on them (services
-# holding the proxy's ports, containers with fixed names) goes before the suites start.
-for e in a b; do
-  (
-    eval "$(bash scripts/engine.sh env "$e")"
-    f=label=dev.mqtt-edge.stack
-    if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
-      docker service ls -q --filter "$f" | xargs -r docker service rm >/dev/null
+# e2e_on FLAVOR: engines a (a single-node swarm) and b (a second host) of that flavor
+# (scripts/engine.sh; each flavor keeps its own data root), the local images built into them,
+# whatever an earlier run left on them removed, then every e2e suite, its TAP stream kept as
+# e2e-FLAVOR.tap and the engine it ran on as e2e-FLAVOR.engine (for the summary).
+e2e_on() {
+  local flavor=$1 e
+  step "Docker engines ($flavor; a: single-node swarm, b: a second host) and local images"
+  # Engines running as the other flavor are stopped first (engine.sh refuses to switch them).
+  for e in b a; do
+    if bash scripts/engine.sh status "$e" >/dev/null 2>&1 &&
+      [[ $(cat "${MQTT_EDGE_RUN:-/tmp/mqtt-edge}/docker-$e/flavor" 2>/dev/null || echo debian) != "$flavor" ]]; then
+      bash scripts/engine.sh stop "$e" >&2
     fi
-    docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null
-    # A removed service's tasks go in the background; secrets in use cannot be removed before.
-    for _ in $(seq 1 60); do [[ -z $(docker ps -aq --filter "$f") ]] && break; sleep 1; done
-    if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
-      docker secret ls -q --filter "$f" | xargs -r docker secret rm >/dev/null 2>&1 || true
-      docker config ls -q --filter "$f" | xargs -r docker config rm >/dev/null 2>&1 || true
-    fi
-    docker network ls -q --filter "$f" | xargs -r docker network rm >/dev/null 2>&1 || true
-    docker volume ls -q --filter "$f" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
-  )
-done
+  done
+  engines_started="a b"
+  eval "$(MQTT_EDGE_ENGINE=$flavor bash scripts/engine.sh start b)"
+  bash scripts/images.sh --only mosquitto --only cloudflared --only mqtt-client >&2
+  eval "$(MQTT_EDGE_ENGINE=$flavor bash scripts/engine.sh start a)"
+  bash scripts/engine.sh swarm a
+  bash scripts/images.sh >&2
+  # These engines are the tests' own: whatever an interrupted earlier run left on them (services
+  # holding the proxy's ports, containers with fixed names) goes before the suites start.
+  for e in a b; do
+    (
+      eval "$(bash scripts/engine.sh env "$e")"
+      f=label=dev.mqtt-edge.stack
+      if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
+        docker service ls -q --filter "$f" | xargs -r docker service rm >/dev/null
+      fi
+      docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null
+      # A removed service's tasks go in the background; secrets in use cannot be removed before.
+      for _ in $(seq 1 60); do [[ -z $(docker ps -aq --filter "$f") ]] && break; sleep 1; done
+      if [[ $(docker info --format '{{.Swarm.LocalNodeState}}') == active ]]; then
+        docker secret ls -q --filter "$f" | xargs -r docker secret rm >/dev/null 2>&1 || true
+        docker config ls -q --filter "$f" | xargs -r docker config rm >/dev/null 2>&1 || true
+      fi
+      docker network ls -q --filter "$f" | xargs -r docker network rm >/dev/null 2>&1 || true
+      docker volume ls -q --filter "$f" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+    )
+  done
+  # e.g. "debian 20.10.24 (API 1.41)", "current 2.0.0-beta.24 (API 1.56)"
+  printf '%s %s\n' "$flavor" "$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')" \
+    >"$results/e2e-$flavor.engine"
 
-step "npm run test:e2e (pulumi up with the real providers, on the engines)"
-TEST_REPORTER=tap npm run test:e2e 2>&1 | tee "$results/e2e.tap" || failed=1
+  step "npm run test:e2e on the $flavor engines (pulumi up with the real providers)"
+  TEST_REPORTER=tap npm run test:e2e 2>&1 | tee "$results/e2e-$flavor.tap" || failed=1
+}
+
+# Every suite on Debian's engine (Docker 20.10, API 1.41), then on today's (scripts/engine-build.sh:
+# Docker 29, API 1.56). Without the provider plugins the suites skip themselves: once is enough.
+e2e_on debian
+if [[ $tc_rc -eq 0 ]]; then
+  step "today's Docker engine (scripts/engine-build.sh, cached)"
+  eval "$(bash scripts/engine-build.sh)"
+  e2e_on current
+fi
 
 step "done"
 exit "$failed"
