@@ -405,7 +405,12 @@ export class E2EStack {
       typeof broker === "object" &&
       broker !== null &&
       !("healthStartInterval" in broker) &&
-      !(config.swarm as { enabled?: boolean } | undefined)?.enabled &&
+      // Not in swarm mode (`swarm: {}` enables it), where the key is refused.
+      !(
+        typeof config.swarm === "object" &&
+        config.swarm !== null &&
+        (config.swarm as { enabled?: boolean }).enabled !== false
+      ) &&
       engineHasStartInterval()
     ) {
       config = { ...config, broker: { ...broker, healthStartInterval: true } };
