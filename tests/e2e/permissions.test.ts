@@ -16,6 +16,7 @@ import {
   API_TOKEN,
   deploySuite,
   E2EStack,
+  errorText,
   IMAGES,
   leftovers,
   managedTunnel,
@@ -24,8 +25,6 @@ import {
 } from "../support/e2eStack";
 
 const STACK = "e2eperms";
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 deploySuite("API token permissions end to end", { timeout: 20 * 60_000 }, () => {
   let fake: FakeCloudflareApi;

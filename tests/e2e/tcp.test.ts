@@ -417,7 +417,7 @@ deploySuite(
     });
 
     test("a refreshed preview reports no changes against what the API fills in on GET", async () => {
-      const r = await stack.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+      const r = await stack.refreshedPreview();
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     });
 

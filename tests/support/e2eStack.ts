@@ -512,6 +512,14 @@ export class E2EStack {
     return r;
   }
 
+  /**
+   * `pulumi preview --refresh --expect-no-changes`: what .github/workflows/drift.yml runs every
+   * day. Status 0 when the state read back from the providers matches the program.
+   */
+  refreshedPreview(): Promise<{ status: number; stdout: string; stderr: string }> {
+    return this.cli(["preview", "--refresh", "--expect-no-changes", "--diff"]);
+  }
+
   /** `pulumi preview --json`: every step with its operation, for blast-radius checks. */
   async previewSteps(): Promise<{ op: string; urn: string; type: string; diffs: string[] }[]> {
     const r = await this.cli(["preview", "--json"]);
@@ -706,6 +714,9 @@ export function dockerAsync(
     });
   });
 }
+
+/** A rejected deployment's message (Automation API errors carry the CLI's output in it). */
+export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
