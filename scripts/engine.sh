@@ -6,6 +6,7 @@
 #   bash scripts/engine.sh stop [NAME]              # stop by the recorded PID
 #   bash scripts/engine.sh status [NAME]            # exit 0 when it answers
 #   bash scripts/engine.sh env [NAME]               # print the export line only
+#   bash scripts/engine.sh flavor [NAME]            # print the flavor it runs as (or last ran as)
 #
 # NAME defaults to "a". Each engine lives under ${MQTT_EDGE_RUN:-/tmp/mqtt-edge}/docker-NAME
 # (socket, data root, exec root, pidfile, log) and has its own Linux bridge, subnets and swarm
@@ -244,5 +245,6 @@ case $cmd in
   swarm) swarm ;;
   status) pid_alive && answers ;;
   env) print_env ;;
-  *) die "usage: engine.sh start|stop|swarm|status|env [NAME]" ;;
+  flavor) running_flavor ;;
+  *) die "usage: engine.sh start|stop|swarm|status|env|flavor [NAME]" ;;
 esac

@@ -113,7 +113,7 @@ e2e_on() {
   # Engines running as the other flavor are stopped first (engine.sh refuses to switch them).
   for e in b a; do
     if bash scripts/engine.sh status "$e" >/dev/null 2>&1 &&
-      [[ $(cat "${MQTT_EDGE_RUN:-/tmp/mqtt-edge}/docker-$e/flavor" 2>/dev/null || echo debian) != "$flavor" ]]; then
+      [[ $(bash scripts/engine.sh flavor "$e") != "$flavor" ]]; then
       bash scripts/engine.sh stop "$e" >&2
     fi
   done
