@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGER_CONSTRAINT, type SwarmConfig, type SwarmProxyKind } from "../config";
 import { TYPES } from "../shared/resourceTypes";
+import { contentHash } from "./contentHash";
 import { CONTAINER_SPEC_DEFAULTS, SERVICE_TASK_DEFAULTS } from "./hardening";
 import { labelList } from "./labels";
 
@@ -42,6 +43,8 @@ interface FrontendService {
   /** [published, target] pairs. */
   ports?: number[][];
   mounts?: docker.types.input.ServiceTaskSpecContainerSpecMount[];
+  /** Swarm configs mounted as files (configFile). */
+  configs?: docker.types.input.ServiceTaskSpecContainerSpecConfig[];
   labels?: Record<string, string>;
   readOnly?: boolean;
 }
@@ -51,6 +54,21 @@ export const SOCKET_PROXY_ROLE = { "dev.mqtt-edge.role": "socket-proxy" };
 const MANAGER = MANAGER_CONSTRAINT;
 /** Where the listener and Traefik reach the Docker API: the socket proxy. */
 const DOCKER_API = "tcp://socket-proxy:2375";
+
+/**
+ * Where `letsencrypt.caCertificate` is mounted. Traefik's ACME client (lego) reads the file
+ * LEGO_CA_CERTIFICATES names. The companion's certbot trusts what python3-requests trusts: on
+ * Debian and Ubuntu, certifi's where() is patched to the system bundle, so the file takes the
+ * bundle's place (certbot then trusts that CA only; it talks HTTPS to nothing but the ACME
+ * server). A file, not an environment variable, because the companion renews from cron, whose
+ * jobs do not inherit the container's environment.
+ */
+export const ACME_CA_FILE = {
+  traefik: "/etc/mqtt-edge/acme-ca.pem",
+  dockerflow: "/etc/ssl/certs/ca-certificates.crt",
+};
+/** certbot's own configuration file, read on every run (start-up and cron): `server = URL`. */
+export const CERTBOT_INI = "/etc/letsencrypt/cli.ini";
 
 /**
  * Labels a service needs to be routed by the proxy: `com.df.*` for Docker Flow Proxy (read by the
@@ -222,6 +240,15 @@ export class SwarmProxy extends pulumi.ComponentResource {
       constraints: [le.node ? `node.hostname == ${le.node}` : MANAGER],
       replicas: 1,
       mounts: [{ type: "volume", source: this.volume("letsencrypt"), target: "/etc/letsencrypt" }],
+      // The companion's scripts take no ACME directory; certbot reads one from its cli.ini.
+      configs: [
+        ...(le.server
+          ? [this.configFile("certbot-ini", `server = ${le.server}\n`, CERTBOT_INI)]
+          : []),
+        ...(le.caCertificate
+          ? [this.configFile("acme-ca", le.caCertificate, ACME_CA_FILE.dockerflow)]
+          : []),
+      ],
     });
   }
 
@@ -247,7 +274,9 @@ export class SwarmProxy extends pulumi.ComponentResource {
         "--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json",
         "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
       );
+      if (acme.server) traefikArgs.push(`--certificatesresolvers.le.acme.caServer=${acme.server}`);
     }
+    const ca = acme?.caCertificate;
     this.service("proxy", {
       image: args.images.traefik,
       args: traefikArgs,
@@ -261,6 +290,8 @@ export class SwarmProxy extends pulumi.ComponentResource {
       mounts: acme
         ? [{ type: "volume", source: this.volume("letsencrypt"), target: "/letsencrypt" }]
         : undefined,
+      env: ca ? { LEGO_CA_CERTIFICATES: ACME_CA_FILE.traefik } : undefined,
+      configs: ca ? [this.configFile("acme-ca", ca, ACME_CA_FILE.traefik)] : undefined,
     });
   }
 
@@ -282,6 +313,29 @@ export class SwarmProxy extends pulumi.ComponentResource {
     ).name;
   }
 
+  /**
+   * A file from a swarm config, world-readable (the images run as root or their own user). Its
+   * names carry the content hash: configs are immutable, so new text is a new config the service
+   * rolls over to, and the old one goes once no service names it (as the broker's, broker.ts).
+   */
+  private configFile(
+    role: string,
+    text: string,
+    fileName: string,
+  ): docker.types.input.ServiceTaskSpecContainerSpecConfig {
+    const h = contentHash(text);
+    const config = new docker.ServiceConfig(
+      `${this.resourceName}-${role}-${h}`,
+      {
+        name: `${this.args.physicalName}-${role}-${h}`,
+        data: Buffer.from(text).toString("base64"),
+        labels: labelList(this.args.labels),
+      },
+      { parent: this },
+    );
+    return { configId: config.id, configName: config.name, fileName, fileMode: 0o444 };
+  }
+
   /** One hardened service of the stack, on the stack's networks. */
   private service(role: string, spec: FrontendService): docker.Service {
     const { args } = this;
@@ -297,6 +351,7 @@ export class SwarmProxy extends pulumi.ComponentResource {
             env: spec.env,
             args: spec.args,
             mounts: spec.mounts,
+            configs: spec.configs?.length ? spec.configs : undefined,
             readOnly: spec.readOnly,
             capDrops: ["ALL"],
             // The proxies bind 80/443 inside their containers.

@@ -445,7 +445,7 @@ export const brokerSchema = z
       .meta({ description: "Container memory limit, MiB (at least 16)." }),
     healthStartInterval: booleanSchema.default(BROKER_DEFAULTS.healthStartInterval).meta({
       description:
-        'Every Docker host has API 1.44 or later (Docker 25+): the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s. On an older engine (Debian\'s Docker 20.10: API 1.41) the docker provider refuses to create the broker ("specify health-check start interval" requires API version 1.44). Container mode only: the docker provider gives a swarm service\'s healthcheck no start interval. See [Engines](#engines).',
+        "Every Docker host has API 1.44 or later (Docker 25+): the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s. On an older engine (Debian's Docker 20.10: API 1.41) the docker provider refuses to create the broker (\"specify health-check start interval\" requires API version 1.44). Container mode only: the docker provider gives a swarm service's healthcheck no start interval. See [Engines](#engines).",
       example: "`true`",
     }),
     users: z
@@ -566,6 +566,10 @@ const cronSchema = z.string().refine(
   { error: 'expected a 5-field cron expression such as "0 3 * * *"' },
 );
 
+/** One or more PEM certificates and nothing else but whitespace. */
+const PEM_CERTIFICATES =
+  /^\s*(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+
 const letsencryptSchema = z.strictObject({
   email: z
     .email({ error: "expected an e-mail address" })
@@ -586,6 +590,25 @@ const letsencryptSchema = z.strictObject({
     .array(cronSchema)
     .default(defaultRenewCron)
     .meta({ description: "when the companion renews (`dockerflow`): 5-field cron expressions" }),
+  server: z
+    .url({ protocol: /^https$/, error: "expected the https:// URL of an ACME directory" })
+    .optional()
+    .meta({
+      description:
+        "the ACME directory to ask (Let's Encrypt's staging: https://acme-staging-v02.api.letsencrypt.org/directory, or a private CA's)",
+      unset: "Let's Encrypt's production directory",
+    }),
+  caCertificate: z
+    .string()
+    .regex(PEM_CERTIFICATES, {
+      error: "expected PEM text: one or more BEGIN/END CERTIFICATE blocks",
+    })
+    .optional()
+    .meta({
+      description:
+        "PEM of the CA that signed `server`'s HTTPS certificate (a private CA): the only CA the ACME client then trusts",
+      unset: "the images' own CA bundle",
+    }),
 });
 
 /** The images of the swarm stack's services, each pinned. */

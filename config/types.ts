@@ -132,6 +132,10 @@ export interface LetsEncryptConfig {
   domains: string[];
   node?: string;
   renewCron: string[];
+  /** The ACME directory URL; unset: Let's Encrypt's production directory. */
+  server?: string;
+  /** PEM of the CA(s) the ACME client trusts for `server`'s HTTPS, in place of the image's. */
+  caCertificate?: string;
 }
 
 export type SwarmProxyKind = "dockerflow" | "traefik";

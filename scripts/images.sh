@@ -551,13 +551,50 @@ EOF
     tag=$(image_tag "docker-flow-$role")
     ctx=$stage/docker-flow-$role
     rm -rf "$ctx"; mkdir -p "$ctx/build" "$ctx/rootfs"
+    # The companion runs Debian's certbot, as the real one runs Ubuntu's.
+    if [[ $role == letsencrypt ]]; then add_certbot "$ctx/rootfs"; add_ca_certs "$ctx/rootfs"; fi
     cat >"$ctx/build/Dockerfile" <<EOF
 FROM $standin
 LABEL org.mqtt-edge.base="$base"
 ENV ROLE=$role
 EOF
+    [[ $role != letsencrypt ]] || printf 'ADD rootfs.tar /\n' >>"$ctx/build/Dockerfile"
     build_image "$tag" "$ctx"
   done
+}
+
+# add_certbot ROOTFS: Debian's certbot and the Python it runs on, unpacked from the packages of
+# its dependency closure (apt-cache depends --recurse), less those a Python program never runs
+# (perl, dpkg, debconf, ...). The .deb files are downloaded once per version into
+# $stage/certbot-debs; the layout is merged-/usr like new_rootfs (bin, sbin, lib, lib64 -> usr).
+CERTBOT_SKIP=" perl perl-base perl-modules-5.36 libperl5.36 debconf cdebconf dpkg install-info tar
+  libdebian-installer4 libnewt0.52 libslang2 libtextwrap1 lsb-release readline-common libreadline8
+  libgdbm6 libgdbm-compat4 libdb5.3 "
+add_certbot() {
+  local r=$1 debs=$stage/certbot-debs x=$stage/certbot-unpacked pkgs=() p d
+  # No package lists yet (a fresh machine): fetch them once.
+  apt-cache policy certbot 2>/dev/null | grep -q '^ *Candidate: [0-9]' \
+    || { apt-get update -qq >/dev/null && _apt_updated=true; }
+  mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances certbot | grep -v '^[ <]' | sort -u)
+  mkdir -p "$debs"
+  rm -rf "$x"; mkdir -p "$x"
+  for p in "${pkgs[@]}"; do
+    [[ $(tr -s ' \n' '  ' <<<"$CERTBOT_SKIP") == *" $p "* ]] && continue
+    d=$(compgen -G "$debs/${p}_*.deb" | head -n1 || true)
+    if [[ -z $d ]]; then
+      (cd "$debs" && apt-get download -qq "$p" >/dev/null) || die "apt-get download $p failed"
+      d=$(compgen -G "$debs/${p}_*.deb" | head -n1)
+    fi
+    dpkg-deb -x "$d" "$x"
+  done
+  for d in bin sbin lib lib64; do
+    [[ -d $x/$d && ! -L $x/$d ]] || continue
+    mkdir -p "$x/usr/$d"; cp -a "$x/$d/." "$x/usr/$d/"; rm -rf "${x:?}/$d"
+  done
+  rm -rf "$x/usr/share/doc" "$x/usr/share/man" "$x/usr/share/locale" "$x/usr/share/info"
+  cp -a "$x/." "$r/"
+  log "certbot $(dpkg-deb -f "$(compgen -G "$debs/certbot_*.deb" | head -n1)" Version), $(find "$debs" -name '*.deb' | wc -l) packages"
 }
 
 mkdir -p "$stage"

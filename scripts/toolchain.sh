@@ -6,10 +6,10 @@
 #   eval "$(bash scripts/toolchain.sh)"                      # all parts
 #   eval "$(bash scripts/toolchain.sh --only cli,nodejs)"    # a subset
 #
-# Parts: cli, nodejs, cloudflared, traefik, plugins.
+# Parts: cli, nodejs, cloudflared, traefik, pebble, plugins.
 # Each binary is cached under <cache>/toolchain/<name>-<version>/ (<cache>: $MQTT_EDGE_CACHE, else
 # ${XDG_CACHE_HOME:-~/.cache}/mqtt-edge), so a second run is a no-op. The CLI, the language host,
-# cloudflared and Traefik are linked into <cache>/toolchain/bin; stdout gets exactly one line,
+# cloudflared, Traefik and Pebble are linked into <cache>/toolchain/bin; stdout gets exactly one line,
 # `export PATH="<bindir>:$PATH"`; every log line goes to stderr.
 #
 # plugins: the docker, random and cloudflare resource plugins, at exactly the versions package.json
@@ -47,7 +47,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_PARTS="cli,nodejs,cloudflared,traefik,plugins"
+ALL_PARTS="cli,nodejs,cloudflared,traefik,pebble,plugins"
 
 # ---- versions -----------------------------------------------------------------------------
 PULUMI_VERSION="${MQTT_EDGE_PULUMI_VERSION:-3.277.0}"        # github.com/pulumi/pulumi/pkg/v3
@@ -63,6 +63,9 @@ CLOUDFLARED_VERSION="${MQTT_EDGE_CLOUDFLARED_VERSION:-2026.7.1-2-g2601f87b}"
 # containous/go-http-auth fork (v3.7.11 and later) and SDKs of lego v5.3/v5.4 DNS providers
 # (alidns, esa, edgedns, oraclecloud, ...). v3.7.0, v3.7.7 and v3.7.8 are refused outright.
 TRAEFIK_VERSION="${MQTT_EDGE_TRAEFIK_VERSION:-v3.7.9}"
+# Pebble, Let's Encrypt's ACME test server, and its DNS stand-in pebble-challtestsrv, for the
+# certificate tests (github.com/letsencrypt/pebble/v2, v2.10.3: the newest the proxy serves).
+PEBBLE_VERSION="${MQTT_EDGE_PEBBLE_VERSION:-v2.10.3}"
 PLUGINS="docker random cloudflare"
 PLUGIN_DOWNLOAD_TIMEOUT="${MQTT_EDGE_PLUGIN_DOWNLOAD_TIMEOUT:-20}"
 EX_PLUGINS_MISSING=75
@@ -425,6 +428,15 @@ install_plugins() {
   return "$EX_PLUGINS_MISSING"
 }
 
+build_pebble() {
+  local name="$1" version="$2" w="$TC/work/$1-$2"
+  mod_download "github.com/letsencrypt/pebble/v2@$version" >/dev/null || exit $?
+  write_wrapper "$w" "$name" "github.com/letsencrypt/pebble/v2 $version" ""
+  go_build "$w" "github.com/letsencrypt/pebble/v2/cmd/$name" "$w/$name" ""
+  "$w/$name" -h 2>&1 | grep -q -- '-dnsserver' || { log "$name does not start"; exit 1; }
+  finish "$name" "$version" "$w/$name"
+}
+
 # ---- main ---------------------------------------------------------------------------------
 t_all=$(date +%s)
 want cli         && run_part cli         pulumi                 "v$PULUMI_VERSION"          build_cli
@@ -432,6 +444,8 @@ want nodejs      && run_part nodejs      pulumi-language-nodejs "v$NODEJS_HOST_S
 want nodejs      && run_part nodejs      pulumi-resource-pulumi-nodejs "v$PULUMI_VERSION"   build_dynamic
 want cloudflared && run_part cloudflared cloudflared            "$CLOUDFLARED_VERSION"      build_cloudflared
 want traefik     && run_part traefik     traefik                "$TRAEFIK_VERSION"          build_traefik
+want pebble      && run_part pebble      pebble                 "$PEBBLE_VERSION"           build_pebble
+want pebble      && run_part pebble      pebble-challtestsrv    "$PEBBLE_VERSION"           build_pebble
 plugins_missing=0
 if want plugins; then
   # Plugins from earlier versions of this script sat on PATH; a plugin on PATH wins over the

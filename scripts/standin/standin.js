@@ -5,12 +5,13 @@
 // same environment contract for the parts the end-to-end test exercises. Node built-ins only.
 //
 //   ROLE=swarm-listener  like dockerflow/docker-flow-swarm-listener  :8080
-//   ROLE=proxy           like dockerflow/docker-flow-proxy (MODE=swarm)  :80, :8080 (no :443)
-//   ROLE=letsencrypt     like hamburml/docker-flow-letsencrypt    :80 (no ACME: offline)
+//   ROLE=proxy           like dockerflow/docker-flow-proxy (MODE=swarm)  :80, :443, :8080
+//   ROLE=letsencrypt     like hamburml/docker-flow-letsencrypt    :80 while certbot runs
 //   ROLE=demo            a labelled demo service                  :$PORT (8000)
 //
 //   node /app/standin.js            run $ROLE
 //   node /app/standin.js health     exit 0 when $ROLE answers on its own port (healthchecks)
+//   node /app/standin.js renew      ROLE=letsencrypt: the renewal run cron starts
 "use strict";
 
 const http = require("node:http");
@@ -285,7 +286,9 @@ async function swarmListener() {
 // proxy: docker-flow-proxy's contract, MODE=swarm, without HAProxy. Control API on :8080
 // (/v1/docker-flow-proxy/{reconfigure,remove,config,ping,reload,cert,certs}); HTTP on :80 forwards
 // to http://<serviceName>:<port><path> by servicePath prefix (longest wins) and serviceDomain
-// (= Host, "*.x" = suffix), 503 without a route. No :443 (no TLS in the stand-in).
+// (= Host, "*.x" = suffix), 503 without a route. HTTPS on :443 the same, with the certificates
+// PUT to /cert (combined PEM: certificate, chain, key; the one whose names match the client's
+// SNI, else the first, as HAProxy's crt-list does); with none, the TLS handshake fails.
 // On start, with LISTENER_ADDRESS, routes are fetched from the listener's get-services, as the
 // real proxy's ReloadConfig does (the listener also answers notify-services).
 // ================================================================================================
@@ -403,18 +406,58 @@ async function proxyRole() {
       req.on("end", () => {
         const name = q.get("certName") || "";
         if (!name) return send(res, 400, { Status: "NOK", Message: "certName parameter is mandatory" });
-        certs.set(name, Buffer.concat(chunks).length);
-        log(`cert ${name} stored (${certs.get(name)} bytes; the stand-in serves no TLS)`);
+        const body = Buffer.concat(chunks);
+        try {
+          certs.set(name, certEntry(body.toString()));
+        } catch (e) {
+          log(`cert ${name} refused: ${e.message}`);
+          return send(res, 400, { Status: "NOK", Message: e.message });
+        }
+        const c = certs.get(name);
+        log(`cert ${name} stored: ${c.names.join(",")}, serial ${c.serial}, until ${c.validTo}`);
+        if (q.get("distribute") === "true") distributePut(req, q, body);
         send(res, 200, { Status: "OK" });
       });
       return;
     }
-    if (op === "certs") return send(res, 200, { Certs: [...certs].map(([n, s]) => ({ ProxyServiceName: n, Size: s })) });
+    if (op === "certs") {
+      return send(res, 200, { Certs: [...certs].map(([n, c]) => ({ ProxyServiceName: n, Size: c.size, Names: c.names, Serial: c.serial })) });
+    }
     send(res, 404, "404 page not found\n");
   });
   await listen(control, 8080, "proxy control API");
 
-  const front = http.createServer((req, res) => {
+  // A combined PEM (certificates, then the key) as a TLS context and the names it serves.
+  function certEntry(pem) {
+    const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g) || [];
+    const chain = blocks.filter((b) => b.startsWith("-----BEGIN CERTIFICATE-----"));
+    const key = blocks.find((b) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(b));
+    if (!chain.length || !key) throw new Error("expected a combined PEM: certificate(s) and a private key");
+    const x = new (require("node:crypto").X509Certificate)(chain[0]);
+    const names = (x.subjectAltName || "").split(", ").filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4));
+    return { size: Buffer.byteLength(pem), x, names, serial: x.serialNumber, validTo: x.validTo,
+      context: require("node:tls").createSecureContext({ cert: chain.join("\n"), key }) };
+  }
+  function contextFor(servername) {
+    const all = [...certs.values()];
+    const hit = servername ? all.find((c) => c.x.checkHost(servername)) : undefined;
+    return (hit || all[0])?.context;
+  }
+  // distribute=true for a certificate: the same PUT, distribute=false, to the other proxy tasks.
+  async function distributePut(req, q, body) {
+    let addrs = [];
+    try { addrs = (await dns.promises.lookup(`tasks.${serviceName}`, { all: true, family: 4 })).map((a) => a.address); } catch { return; }
+    const mine = new Set(Object.values(os.networkInterfaces()).flat().map((i) => i.address));
+    const q2 = new URLSearchParams(q); q2.set("distribute", "false");
+    for (const a of addrs.filter((x) => !mine.has(x))) {
+      const r = http.request({ host: a, port: 8080, method: "PUT", path: `/v1/docker-flow-proxy/cert?${q2}`,
+        headers: { "Content-Length": body.length } }, (res) => { res.resume(); log(`distribute cert ${q.get("certName")} to ${a}: HTTP ${res.statusCode}`); });
+      r.on("error", (e) => log(`distribute cert ${q.get("certName")} to ${a}: ${e.message}`));
+      r.end(body);
+    }
+  }
+
+  const forward = (proto) => (req, res) => {
     const urlPath = req.url.split("?")[0];
     const r = lookup(req.headers.host, urlPath);
     if (!r) {
@@ -425,7 +468,7 @@ async function proxyRole() {
     const headers = endToEnd(req.headers);
     const xff = req.headers["x-forwarded-for"];
     headers["x-forwarded-for"] = (xff ? xff + ", " : "") + req.socket.remoteAddress.replace(/^::ffff:/, "");
-    headers["x-forwarded-proto"] = "http";
+    headers["x-forwarded-proto"] = proto;
     const up = http.request({ host: r.name, port: r.port, path: req.url, method: req.method, headers }, (ur) => {
       res.writeHead(ur.statusCode, ur.statusMessage, endToEnd(ur.headers));
       ur.pipe(res);
@@ -437,9 +480,17 @@ async function proxyRole() {
       send(res, 503, NO_SERVER_503, "text/html");
     });
     req.pipe(up);
-  });
-  await listen(front, 80, "HTTP frontend");
-  log("no :443 listener: the stand-in serves no TLS");
+  };
+  await listen(http.createServer(forward("http")), 80, "HTTP frontend");
+  const tlsFront = require("node:https").createServer({
+    SNICallback: (servername, cb) => {
+      const ctx = contextFor(servername);
+      if (ctx) cb(null, ctx);
+      else cb(new Error(`no certificate for ${servername || "(no SNI)"}`));
+    },
+  }, forward("https"));
+  tlsFront.on("tlsClientError", (e) => log(`TLS: ${e.message}`));
+  await listen(tlsFront, 443, "HTTPS frontend (certificates from PUT /cert)");
 
   async function reloadFromListener(maxTries) {
     let addr = env("LISTENER_ADDRESS");
@@ -467,10 +518,20 @@ async function proxyRole() {
 }
 
 // ================================================================================================
-// letsencrypt: hamburml/docker-flow-letsencrypt's contract, offline. DOMAIN_1..DOMAIN_<COUNT>
-// are bash arrays "('a.example.com' 'www.a.example.com')" (one certificate each), CERTBOT_EMAIL,
-// PROXY_ADDRESS, CERTBOT_CRON_RENEW (bash array of cron lines), CERTBOTMODE (staging).
-// Serves /.well-known/acme-challenge/<token> on :80 and writes /etc/letsencrypt/standin.json.
+// letsencrypt: hamburml/docker-flow-letsencrypt 0.0.10's contract (its servicestart, certbot.sh,
+// renewAndSendToProxy.sh and renewcron), with Debian's certbot where the real image runs
+// Ubuntu 18.04's. DOMAIN_1..DOMAIN_<COUNT> are bash arrays "('a.example.com' 'www.a.example.com')"
+// (one certificate each), CERTBOT_EMAIL, PROXY_ADDRESS (comma-separated), CERTBOT_CRON_RENEW (bash
+// array of cron lines), CERTBOTMODE (staging). On start: each domain is validated by a certbot
+// dry run (5 tries, 5 s apart), the validated ones get one certificate (certbot certonly
+// --standalone: certbot itself answers the HTTP-01 challenge on :80 while it runs), then the
+// renewal run; after that the renewal run at each CERTBOT_CRON_RENEW time. The renewal run
+// (also `node /app/standin.js renew`, as cron runs it) sends each /etc/letsencrypt/live/<name>
+// as <name>.combined.pem (cert, chain, key) to PUT http://<proxy>:8080/v1/docker-flow-proxy/cert
+// ?certName=<name>.combined.pem&distribute=true, runs `certbot renew`, and sends them again.
+// Like cron's jobs there, it runs with no environment but PATH, HOME, PROXY_ADDRESS and
+// CERTBOTMODE. The ACME directory is certbot's own setting: /etc/letsencrypt/cli.ini `server`.
+// Not copied: supervisord and the tar backup of /etc/letsencrypt after each renewal run.
 // ================================================================================================
 // A bash array literal: ( word word ... ) with 'single', "double" or bare words.
 function parseBashArray(name, raw) {
@@ -536,11 +597,132 @@ function letsencryptConfig() {
     } catch (e) { errors.push(e.message); }
   }
   return { errors, config: {
-    standin: true, certificates, domainCount: count, certbotEmail: email, proxyAddress,
-    certbotCronRenew: cron, staging: Boolean(env("CERTBOTMODE")),
-    proxyCertUrl: proxyAddress ? `http://${proxyAddress}:8080/v1/docker-flow-proxy/cert?certName=<domain>.combined.pem&distribute=true` : "",
-    startedAt: new Date().toISOString(), hostname: os.hostname(),
+    certificates, certbotEmail: email, proxyAddress, certbotCronRenew: cron, staging: Boolean(env("CERTBOTMODE")),
   } };
+}
+
+const CERTBOT_TRIES = 5;        // certbot.sh MAXRETRIES
+const CERTBOT_PAUSE_MS = 5000;  // certbot.sh TIMEOUT
+const LIVE = "/etc/letsencrypt/live";
+const READY_FILE = "/tmp/companion-ready";
+
+// Runs a command; resolves { code, out } with stdout and stderr interleaved.
+function run(cmd, args, { env: runEnv } = {}) {
+  return new Promise((resolve) => {
+    const child = require("node:child_process").spawn(cmd, args, { env: runEnv || process.env });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { out += d; });
+    child.on("error", (e) => resolve({ code: 127, out: `${cmd}: ${e.message}` }));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+// certbot.sh's common arguments, --staging when CERTBOTMODE is set.
+function certbotArgs(email, staging) {
+  return ["--no-self-upgrade", "--no-bootstrap", "--standalone", "--non-interactive", "--expand",
+    "--keep-until-expiring", "--email", email, "--agree-tos", "--preferred-challenges", "http-01",
+    "--rsa-key-size", "4096", "--redirect", "--hsts", "--staple-ocsp", ...(staging ? ["--staging"] : [])];
+}
+
+// cron's environment for the renewal run: what renewcron sets, and HOME (cron's, from passwd).
+function cronEnv() {
+  const e = { PATH: "/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin", HOME: "/root",
+    SHELL: "/bin/sh", PROXY_ADDRESS: env("PROXY_ADDRESS") };
+  if (env("CERTBOTMODE")) e.CERTBOTMODE = env("CERTBOTMODE");
+  return e;
+}
+
+// The start-up run (certbot.sh): validate each domain by a dry run, then one certonly per array.
+async function obtain(config) {
+  const args = certbotArgs(config.certbotEmail, config.staging);
+  for (const c of config.certificates) {
+    const validated = [];
+    for (const d of c.domains) {
+      let ok = false;
+      for (let t = 1; t <= CERTBOT_TRIES && !ok; t++) {
+        const r = await run("certbot", ["certonly", "--dry-run", ...args, "-d", d]);
+        ok = r.out.includes("The dry run was successful.");
+        if (!ok) {
+          log(`certbot dry run for ${d} failed (try ${t}/${CERTBOT_TRIES}): ${r.out.trim().split("\n").slice(-4).join(" | ")}`);
+          if (t < CERTBOT_TRIES) await sleep(CERTBOT_PAUSE_MS);
+        }
+      }
+      if (ok) { log(`domain ${d} successfully validated`); validated.push(d); }
+      else log(`unable to verify domain ownership of ${d} after ${CERTBOT_TRIES} attempts`);
+    }
+    if (!validated.length) continue;
+    const name = fs.existsSync(path.join(LIVE, c.name)) ? ["--cert-name", c.name] : [];
+    const r = await run("certbot", ["certonly", ...args, ...name, ...validated.flatMap((d) => ["-d", d])]);
+    log(`certbot certonly ${validated.join(" ")}: exit ${r.code}${r.code ? ": " + r.out.trim().split("\n").slice(-4).join(" | ") : ""}`);
+  }
+}
+
+// renewAndSendToProxy.sh: send what is there, `certbot renew`, send again.
+async function renewAndSend() {
+  const proxies = env("PROXY_ADDRESS").split(",").map((s) => s.trim()).filter(Boolean);
+  const send = async (when) => {
+    let names = [];
+    try { names = fs.readdirSync(LIVE, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { /* none yet */ }
+    for (const proxy of proxies) {
+      for (const name of names) {
+        const dir = path.join(LIVE, name);
+        const pem = ["cert.pem", "chain.pem", "privkey.pem"].map((f) => fs.readFileSync(path.join(dir, f))).join("");
+        fs.writeFileSync(path.join(dir, `${name}.combined.pem`), pem, { mode: 0o600 });
+        const url = `http://${proxy}:8080/v1/docker-flow-proxy/cert?certName=${name}.combined.pem&distribute=true`;
+        let sent = false;
+        for (let t = 1; t <= CERTBOT_TRIES && !sent; t++) {
+          try {
+            const r = await httpRequest("PUT", url, pem);
+            sent = r.status >= 200 && r.status < 300;
+            if (!sent) log(`${when} ${name}.combined.pem to ${proxy}: HTTP ${r.status} ${r.body.trim().slice(0, 200)}`);
+          } catch (e) { log(`${when} ${name}.combined.pem to ${proxy}: ${e.message}`); }
+          if (!sent && t < CERTBOT_TRIES) await sleep(CERTBOT_PAUSE_MS);
+        }
+        log(sent ? `${when}: proxy ${proxy} received ${name}.combined.pem` : `${when}: transmit to ${proxy} failed after ${CERTBOT_TRIES} attempts`);
+      }
+    }
+  };
+  await send("old certificates");
+  // Since certbot 1.x a non-interactive `renew` first sleeps up to 8 minutes at random; Ubuntu
+  // 18.04's certbot (0.27/0.31), which the real image runs, has no such sleep.
+  const r = await run("certbot", ["renew", "--no-bootstrap", "--no-self-upgrade", "--no-random-sleep-on-renew"], { env: cronEnv() });
+  const lines = r.out.trim().split("\n");
+  log(`certbot renew: exit ${r.code}: ${(r.code ? lines.slice(-8) : lines.filter((l) => /renew|success|fail|skip|not due/i.test(l))).join(" | ")}`);
+  await send("current certificates");
+  return r.code;
+}
+
+// A 5-field cron schedule (minute hour day-of-month month day-of-week): *, n, a-b, lists, /step.
+function cronMatches(expr, d) {
+  const [mi, h, dom, mon, dow] = expr.trim().split(/\s+/);
+  const field = (spec, v, lo, hi) => spec.split(",").some((part) => {
+    const [range, stepRaw] = part.split("/");
+    const step = stepRaw ? Number(stepRaw) : 1;
+    let [a, b] = range === "*" ? [lo, hi] : range.split("-").map(Number);
+    if (b === undefined) b = stepRaw ? hi : a;
+    return v >= a && v <= b && (v - a) % step === 0;
+  });
+  const dowOk = field(dow, d.getDay(), 0, 7) || (d.getDay() === 0 && field(dow, 7, 0, 7));
+  const domOk = field(dom, d.getDate(), 1, 31);
+  const dayOk = dom !== "*" && dow !== "*" ? domOk || dowOk : domOk && dowOk;
+  return field(mi, d.getMinutes(), 0, 59) && field(h, d.getHours(), 0, 23) && field(mon, d.getMonth() + 1, 1, 12) && dayOk;
+}
+
+function httpRequest(method, url, body, { timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port || 80, path: u.pathname + u.search, method,
+      headers: body ? { "Content-Length": Buffer.byteLength(body) } : {} }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 async function letsencrypt() {
@@ -549,32 +731,22 @@ async function letsencrypt() {
     for (const e of errors) process.stderr.write(`ERROR: ${e}\n`);
     die(`invalid configuration (${errors.length} error${errors.length > 1 ? "s" : ""})`, 1);
   }
-  log("STAND-IN: no ACME request is made (no internet); no certificate is issued or sent to the proxy");
+  if (process.argv[2] === "renew") process.exit(await renewAndSend());
   for (const c of config.certificates) log(`certificate ${c.name}: ${c.domains.join(" ")} (email ${config.certbotEmail}${config.staging ? ", staging" : ""})`);
-  if (!config.proxyAddress) log("WARNING: PROXY_ADDRESS is empty: certificates could not be sent to a proxy");
-  if (config.certbotCronRenew.length) log(`renew schedule: ${config.certbotCronRenew.join(" | ")}`);
-  const dir = env("LETSENCRYPT_DIR", "/etc/letsencrypt");
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    const f = path.join(dir, "standin.json");
-    fs.writeFileSync(f + ".tmp", JSON.stringify(config, null, 2) + "\n");
-    fs.renameSync(f + ".tmp", f);
-    log(`wrote ${f}`);
-  } catch (e) { die(`cannot write ${dir}/standin.json: ${e.message}`); }
-
-  const server = http.createServer((req, res) => {
-    const p = new URL(req.url, "http://x").pathname;
-    const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(p);
-    if (!m) { log(`404 ${req.method} ${req.url}`); return send(res, 404, "404 Not Found\n"); }
-    log(`acme-challenge ${m[1]} from ${req.headers["x-forwarded-for"] || req.socket.remoteAddress}`);
-    send(res, 200, `standin-${m[1]}`);
-  });
-  await listen(server, 80, "ACME http-01 challenges");
-  if (config.proxyAddress) {
-    httpGet(`http://${config.proxyAddress}:8080/v1/docker-flow-proxy/ping`, { timeoutMs: 5000 }).then(
-      (r) => log(`proxy ${config.proxyAddress}:8080 answers (HTTP ${r.status})`),
-      (e) => log(`proxy ${config.proxyAddress}:8080 not reachable yet: ${e.message}`));
-  }
+  if (!config.proxyAddress) log("WARNING: PROXY_ADDRESS is empty: certificates cannot be sent to a proxy");
+  await obtain(config);
+  await renewAndSend();
+  fs.writeFileSync(READY_FILE, new Date().toISOString() + "\n");
+  log(`renew schedule: ${config.certbotCronRenew.join(" | ") || "none"}`);
+  let last = "";
+  setInterval(async () => {
+    const now = new Date();
+    const minute = now.toISOString().slice(0, 16);
+    if (minute === last || !config.certbotCronRenew.some((c) => cronMatches(c, now))) return;
+    last = minute;
+    log("cron: renewal run");
+    await renewAndSend();
+  }, 15000);
 }
 
 // ================================================================================================
@@ -593,20 +765,23 @@ async function demo() {
 const HEALTH = {
   "swarm-listener": [8080, "/v1/docker-flow-swarm-listener/ping"],
   proxy: [8080, "/v1/docker-flow-proxy/ping"],
-  letsencrypt: [80, "/.well-known/acme-challenge/health"],
+  letsencrypt: null,   // ready once the start-up run is over (READY_FILE)
   demo: [Number(env("PORT", "8000")), "/"],
 };
 
 async function main() {
   if (!ROLES.includes(ROLE)) die(`set ROLE to one of: ${ROLES.join(" | ")} (got ${JSON.stringify(ROLE)})`, 2);
   if (process.argv[2] === "health") {
+    if (!HEALTH[ROLE]) process.exit(fs.existsSync(READY_FILE) ? 0 : 1);
     const [port, p] = HEALTH[ROLE];
     try {
       const r = await httpGet(`http://127.0.0.1:${port}${p}`, { timeoutMs: 3000 });
       process.exit(r.status === 200 ? 0 : 1);
     } catch { process.exit(1); }
   }
-  if (process.argv[2]) die(`unknown argument ${process.argv[2]} (only "health")`, 2);
+  if (process.argv[2] && !(process.argv[2] === "renew" && ROLE === "letsencrypt")) {
+    die(`unknown argument ${process.argv[2]} (only "health", and "renew" for ROLE=letsencrypt)`, 2);
+  }
   log(`stand-in (node ${process.version}, pid ${process.pid}, host ${os.hostname()})`);
   await ({ "swarm-listener": swarmListener, proxy: proxyRole, letsencrypt, demo })[ROLE]();
 }

@@ -9,12 +9,19 @@
  * connector run as services; the tunnel lives in the fake Cloudflare API. Real clients check
  * the result, a second preview must be clean, and destroy must leave nothing.
  *
+ * Certificates come from Pebble, Let's Encrypt's ACME test server, on this machine
+ * (tests/support/pebble.ts): `swarm.letsencrypt.server` and `caCertificate` point both modes at
+ * it, it validates HTTP-01 through the proxy's published port, and the proxy must then serve, on
+ * its published HTTPS port, a certificate that chains to Pebble's root; a renewal run must
+ * replace it with a new one.
+ *
  * This kernel has no IPVS, so swarm VIPs do not work: endpointMode dnsrr with host-mode ports.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { connect, type PeerCertificate } from "node:tls";
 import { MOSQUITTO_UID } from "../../components/broker";
 import { CLOUDFLARED_UID, TOKEN_FILE } from "../../components/connector";
 import { MOSQUITTO_PATHS } from "../../components/render";
@@ -29,6 +36,7 @@ import {
   deploySuite,
   docker,
   dockerAsync,
+  dockerGateway,
   dockerJson,
   E2EStack,
   IMAGES,
@@ -41,6 +49,7 @@ import {
 } from "../support/e2eStack";
 import { e2eImage } from "../support/e2eImages";
 import { LoadFleet } from "../support/loadClients";
+import { Pebble } from "../support/pebble";
 
 const PORTS = { http: 18080, https: 18443 };
 const SWARM_IMAGES = {
@@ -87,6 +96,61 @@ function taskContainers(service: string): any[] {
     .map((id) => dockerJson("inspect", id)[0].Status.ContainerStatus?.ContainerID)
     .filter(Boolean)
     .map((cid: string) => dockerJson("container", "inspect", cid)[0]);
+}
+
+/**
+ * The certificate the proxy serves on its published HTTPS port for `name`, if it chains to
+ * `root` and names `name` (Node's own verification); otherwise the reason it was refused.
+ */
+function servedCertificate(
+  name: string,
+  root: string,
+): Promise<{ cert?: PeerCertificate; refused?: string }> {
+  return new Promise((resolve) => {
+    const s = connect(
+      { host: "127.0.0.1", port: PORTS.https, servername: name, ca: root, timeout: 5000 },
+      () => {
+        const cert = s.getPeerCertificate();
+        s.end();
+        resolve({ cert });
+      },
+    );
+    s.on("error", (e) => resolve({ refused: e.message }));
+    s.on("timeout", () => {
+      s.destroy();
+      resolve({ refused: "timeout" });
+    });
+  });
+}
+
+/** Waits for the proxy to serve a Pebble certificate for `name` other than `not` (a serial). */
+async function pebbleCertificate(
+  pebble: Pebble,
+  name: string,
+  not?: string,
+): Promise<PeerCertificate> {
+  const root = await pebble.issuingRoot();
+  let last = "";
+  try {
+    return await until(
+      `a certificate for ${name} from Pebble on 127.0.0.1:${PORTS.https}`,
+      180_000,
+      async () => {
+        const r = await servedCertificate(name, root);
+        last = r.refused ?? `serial ${r.cert!.serialNumber}`;
+        return r.cert && r.cert.serialNumber !== not ? r.cert : undefined;
+      },
+      2000,
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (last: ${last})\nPebble:\n${pebble.log()}`);
+  }
+}
+
+/** Issued by Pebble (its intermediate) for `name`. */
+function assertFromPebble(c: PeerCertificate, name: string): void {
+  assert.match(String(c.issuer.CN), /^Pebble Intermediate CA /);
+  assert.ok((c.subjectaltname ?? "").split(", ").includes(`DNS:${name}`), c.subjectaltname);
 }
 
 async function httpGet(url: string): Promise<{ status: number; body: string }> {
@@ -140,7 +204,10 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
     let token: string;
     let env: ReturnType<typeof requireSwarm>;
     let config: Record<string, unknown>;
+    let pebble: Pebble;
     const demo = `${PREFIX}-demo`;
+    /** The name the ACME tests ask a certificate for: the swarm's HTTP hostname. */
+    const acmeName = `www-${proxy}.example.com`;
     const expected = [
       "socket-proxy",
       "proxy",
@@ -153,6 +220,12 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
       env = requireSwarm();
       const started = await startFakeCloudflare();
       fake = started.fake;
+      // Task containers reach this machine at the swarm's gateway bridge.
+      pebble = await Pebble.start({
+        listenIp: dockerGateway("docker_gwbridge"),
+        httpPort: PORTS.http,
+        validitySeconds: 3600,
+      });
       stack = new E2EStack(STACK);
       config = {
         tunnel: managedTunnel(tools.cloudflaredImage, { hostname: `mqtt-${proxy}.example.com` }),
@@ -168,11 +241,14 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
           endpointMode: "dnsrr",
           ports: PORTS,
           dockerSocket: env.socket,
-          httpHostnames: [`www-${proxy}.example.com`],
-          letsencrypt:
-            proxy === "dockerflow"
-              ? { email: "ops@example.com", domains: ["www.example.com"], node: env.nodeHostname }
-              : undefined,
+          httpHostnames: [acmeName],
+          letsencrypt: {
+            email: "ops@example.com",
+            domains: [acmeName],
+            node: env.nodeHostname,
+            server: pebble.directory,
+            caCertificate: pebble.serverCa,
+          },
           images: SWARM_IMAGES,
         },
         "cloudflare:baseUrl": started.baseUrl,
@@ -187,9 +263,10 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
     });
 
     after(async () => {
-      spawnSync("docker", ["service", "rm", demo], { stdio: "ignore" });
+      spawnSync("docker", ["service", "rm", demo, `${demo}-tls`], { stdio: "ignore" });
       if (stack) await stack.cleanup();
       if (fake) await fake.stop();
+      if (pebble) await pebble.stop();
     });
 
     test("every service runs its declared replicas; nothing runs as a plain container", () => {
@@ -297,18 +374,67 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
     });
 
     if (proxy === "dockerflow") {
-      test("the Let's Encrypt companion's ACME challenge path is answered through the proxy", async () => {
-        const url = `http://127.0.0.1:${PORTS.http}/.well-known/acme-challenge/x`;
-        const r = await until(
-          `GET ${url}`,
-          90_000,
-          async () => {
-            const x = await httpGet(url);
-            return x.status === 200 ? x : undefined;
+      test("the companion's certbot gets a certificate from Pebble (HTTP-01 through the proxy's published port); the proxy serves it; a renewal run renews it", async () => {
+        const first = await pebbleCertificate(pebble, acmeName);
+        assertFromPebble(first, acmeName);
+        // What cron runs (CERTBOT_CRON_RENEW): Pebble's certificates live an hour, so certbot
+        // finds it due (30 days before expiry) and the proxy gets the new one.
+        const [companion] = taskContainers(`${PREFIX}-letsencrypt-companion`);
+        // Not while its start-up run still runs certbot (one certbot at a time, by its lock).
+        await until("the companion's start-up run is over", 180_000, async () => {
+          const h = await dockerAsync(["exec", companion.Id, "node", "/app/standin.js", "health"]);
+          return h.status === 0 || undefined;
+        });
+        const renew = await dockerAsync(
+          ["exec", companion.Id, "node", "/app/standin.js", "renew"],
+          {
+            timeoutMs: 180_000,
           },
-          1000,
         );
-        assert.equal(r.body, "standin-x");
+        assert.equal(renew.status, 0, `${renew.stdout}${renew.stderr}`);
+        const renewed = await pebbleCertificate(pebble, acmeName, first.serialNumber);
+        assertFromPebble(renewed, acmeName);
+        assert.ok(new Date(renewed.valid_to) >= new Date(first.valid_to));
+      });
+    } else {
+      test("Traefik gets a certificate from Pebble for a TLS route (HTTP-01 through the published port), serves it, and renews it when it restarts", async () => {
+        const labels = routeLabels(proxy, {
+          service: `${demo}-tls`,
+          port: 8000,
+          host: acmeName,
+          tls: true,
+        });
+        docker(
+          "service",
+          "create",
+          "--detach",
+          "--name",
+          `${demo}-tls`,
+          "--label",
+          `dev.mqtt-edge.stack=${STACK}`,
+          ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+          "--network",
+          `${PREFIX}-main`,
+          "--endpoint-mode",
+          "dnsrr",
+          "--env",
+          "ROLE=demo",
+          "--env",
+          "PORT=8000",
+          DEMO_IMAGE,
+        );
+        try {
+          const first = await pebbleCertificate(pebble, acmeName);
+          assertFromPebble(first, acmeName);
+          // Traefik checks its stored certificates when it starts and renews those due (an hour
+          // left is inside its 30 days).
+          docker("service", "update", "--detach", "--force", `${PREFIX}-proxy`);
+          const renewed = await pebbleCertificate(pebble, acmeName, first.serialNumber);
+          assertFromPebble(renewed, acmeName);
+        } finally {
+          // The stack's network cannot go while a service still uses it.
+          spawnSync("docker", ["service", "rm", `${demo}-tls`], { stdio: "ignore" });
+        }
       });
     }
 

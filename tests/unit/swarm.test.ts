@@ -278,6 +278,72 @@ describe("swarm mode, Traefik", () => {
   });
 });
 
+describe("another ACME directory (swarm.letsencrypt.server, caCertificate)", () => {
+  const server = "https://acme.internal.example:14000/dir";
+  const ca = "-----BEGIN CERTIFICATE-----\nMIIBfakeButBase64==\n-----END CERTIFICATE-----\n";
+  const configOf = (rec: Recorder, r: Registration, fileName: string) => {
+    const entry = (r.inputs.taskSpec.containerSpec.configs ?? []).find(
+      (c: { fileName: string }) => c.fileName === fileName,
+    );
+    assert.ok(entry, `${r.name} mounts ${fileName}`);
+    assert.equal(entry.fileMode, 0o444);
+    const config = rec.ofType(T.serviceConfig).find((c) => c.inputs.name === entry.configName);
+    assert.ok(config, `a swarm config named ${entry.configName}`);
+    return Buffer.from(config.inputs.data, "base64").toString();
+  };
+  const withServer = (proxy: string, extra: Record<string, unknown> = {}) =>
+    swarmConfig({ proxy, letsencrypt: { ...letsencrypt, server, caCertificate: ca, ...extra } });
+
+  test("traefik: the resolver's caServer, and lego trusts the CA from a mounted config", async () => {
+    const { rec } = await runProgram(withServer("traefik"));
+    const traefik = service(rec, "proxy");
+    const spec = traefik.inputs.taskSpec.containerSpec;
+    assert.ok(spec.args.includes(`--certificatesresolvers.le.acme.caServer=${server}`));
+    assert.deepEqual(spec.env, { LEGO_CA_CERTIFICATES: "/etc/mqtt-edge/acme-ca.pem" });
+    assert.equal(configOf(rec, traefik, "/etc/mqtt-edge/acme-ca.pem"), ca);
+  });
+
+  test("dockerflow: certbot's cli.ini names the server; the CA replaces the companion's bundle", async () => {
+    const { rec } = await runProgram(withServer("dockerflow"));
+    const le = service(rec, "letsencrypt-companion");
+    assert.equal(configOf(rec, le, "/etc/letsencrypt/cli.ini"), `server = ${server}\n`);
+    assert.equal(configOf(rec, le, "/etc/ssl/certs/ca-certificates.crt"), ca);
+  });
+
+  test("unset: Let's Encrypt's production directory and the images' own trust; no configs", async () => {
+    for (const proxy of ["traefik", "dockerflow"]) {
+      const { rec } = await runProgram(swarmConfig({ proxy }));
+      const s = service(rec, proxy === "traefik" ? "proxy" : "letsencrypt-companion");
+      const spec = s.inputs.taskSpec.containerSpec;
+      assert.equal(spec.configs, undefined, proxy);
+      assert.ok(!(spec.args ?? []).some((a: string) => a.includes("caServer")), proxy);
+    }
+  });
+
+  test("a CA change is a new config (immutable swarm object), named by its content", async () => {
+    const a = await runProgram(withServer("traefik"));
+    const b = await runProgram(
+      withServer("traefik", { caCertificate: ca.replace("fake", "Fake") }),
+    );
+    const names = (r: Recorder) => r.ofType(T.serviceConfig).map((c) => c.inputs.name);
+    const [na] = names(a.rec).filter((n: string) => n.includes("-acme-ca-"));
+    const [nb] = names(b.rec).filter((n: string) => n.includes("-acme-ca-"));
+    assert.match(na, /^mqtt-edge-dev-local-acme-ca-[0-9a-f]{12}$/);
+    assert.notEqual(na, nb);
+  });
+
+  test("bad values are refused naming the key", async () => {
+    await assert.rejects(
+      runProgram(withServer("traefik", { server: "http://acme.example/dir" })),
+      /mqtt-edge:swarm\.letsencrypt\.server: expected the https:\/\/ URL of an ACME directory/,
+    );
+    await assert.rejects(
+      runProgram(withServer("traefik", { caCertificate: "not a certificate" })),
+      /mqtt-edge:swarm\.letsencrypt\.caCertificate: expected PEM text/,
+    );
+  });
+});
+
 describe("swarm validation", () => {
   test("publishing broker ports is refused in swarm mode", async () => {
     const cfg = swarmConfig({});
