@@ -275,6 +275,11 @@ export class SwarmProxy extends pulumi.ComponentResource {
         "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
       );
       if (acme.server) traefikArgs.push(`--certificatesresolvers.le.acme.caServer=${acme.server}`);
+      if (acme.certificatesDuration) {
+        traefikArgs.push(
+          `--certificatesresolvers.le.acme.certificatesDuration=${acme.certificatesDuration}`,
+        );
+      }
     }
     const ca = acme?.caCertificate;
     this.service("proxy", {

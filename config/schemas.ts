@@ -609,6 +609,11 @@ const letsencryptSchema = z.strictObject({
         "PEM of the CA that signed `server`'s HTTPS certificate (a private CA): the only CA the ACME client then trusts",
       unset: "the images' own CA bundle",
     }),
+  certificatesDuration: z.number().int().min(1).max(87600).optional().meta({
+    description:
+      "the certificates' lifetime in hours, by which Traefik plans renewals (`traefik`): under 24, checked every minute and renewed 20 minutes before expiry; 24 to 143, every 10 minutes, 6 hours before; 2160, daily, 30 days before. Set it for a CA whose certificates live less than 90 days",
+    unset: "2160 (Traefik's default: Let's Encrypt's 90 days)",
+  }),
 });
 
 /** The images of the swarm stack's services, each pinned. */

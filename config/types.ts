@@ -136,6 +136,8 @@ export interface LetsEncryptConfig {
   server?: string;
   /** PEM of the CA(s) the ACME client trusts for `server`'s HTTPS, in place of the image's. */
   caCertificate?: string;
+  /** Traefik's certificatesDuration: the certificates' lifetime in hours, which plans renewals. */
+  certificatesDuration?: number;
 }
 
 export type SwarmProxyKind = "dockerflow" | "traefik";

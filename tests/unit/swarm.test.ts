@@ -299,8 +299,22 @@ describe("another ACME directory (swarm.letsencrypt.server, caCertificate)", () 
     const traefik = service(rec, "proxy");
     const spec = traefik.inputs.taskSpec.containerSpec;
     assert.ok(spec.args.includes(`--certificatesresolvers.le.acme.caServer=${server}`));
+    assert.ok(
+      !spec.args.some((a: string) => a.includes("certificatesDuration")),
+      "Traefik's default",
+    );
     assert.deepEqual(spec.env, { LEGO_CA_CERTIFICATES: "/etc/mqtt-edge/acme-ca.pem" });
     assert.equal(configOf(rec, traefik, "/etc/mqtt-edge/acme-ca.pem"), ca);
+  });
+
+  test("traefik: certificatesDuration, for a CA whose certificates live shorter", async () => {
+    const { rec } = await runProgram(withServer("traefik", { certificatesDuration: 24 }));
+    const args: string[] = service(rec, "proxy").inputs.taskSpec.containerSpec.args;
+    assert.ok(args.includes("--certificatesresolvers.le.acme.certificatesDuration=24"));
+    await assert.rejects(
+      runProgram(withServer("traefik", { certificatesDuration: 0 })),
+      /mqtt-edge:swarm\.letsencrypt\.certificatesDuration/,
+    );
   });
 
   test("dockerflow: certbot's cli.ini names the server; the CA replaces the companion's bundle", async () => {
