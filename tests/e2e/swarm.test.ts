@@ -272,11 +272,18 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
       if (pebble) await pebble.stop();
     });
 
-    test("every service runs its declared replicas; nothing runs as a plain container", () => {
+    test("every service runs its declared replicas; nothing runs as a plain container", async () => {
       for (const role of expected) {
-        const s = dockerJson("service", "inspect", `${PREFIX}-${role}`)[0];
-        const want = s.Spec.Mode.Replicated.Replicas;
-        assert.equal(taskContainers(`${PREFIX}-${role}`).length, want, `${role} replicas`);
+        const name = `${PREFIX}-${role}`;
+        const want = dockerJson("service", "inspect", name)[0].Spec.Mode.Replicated.Replicas;
+        // A task between "assigned" and "running" has no container yet: a bounded wait, and the
+        // task history in the message if they never all run (once, on Docker 29, the proxy had
+        // no running task right after `pulumi up`).
+        await until(`${want} running task(s) of ${name}`, 30_000, () =>
+          taskContainers(name).length === want ? true : undefined,
+        ).catch((e: Error) => {
+          throw new Error(`${e.message}\n${docker("service", "ps", "--no-trunc", name)}`);
+        });
       }
       assert.equal(
         dockerJson("service", "inspect", `${PREFIX}-cloudflared`)[0].Spec.Mode.Replicated.Replicas,
