@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { type ClientKit, EdgeHost, type HostOutputs } from "./components";
 import { type BrokerConfig, PROBE_TOPICS, type StackConfig } from "./config";
+import { enginePreflight } from "./engines";
 import { declareZones } from "./zones";
 
 export interface StackOutputs {
@@ -25,10 +26,16 @@ export interface StackOutputs {
 
 /** Declares the whole stack from a validated config. */
 export function deployStack(cfg: StackConfig): StackOutputs {
-  const { zones, preflight } =
+  const { zones, preflight: zonePreflight } =
     cfg.tunnel.mode === "managed"
       ? declareZones(cfg.tunnel, cfg.tunnel.access || cfg.hosts.some((h) => h.tcpHostname))
       : { zones: {}, preflight: undefined };
+  // Both preflights gate every resource: the zones' (Cloudflare) and the engines' (Docker).
+  const enginesPreflight = enginePreflight(cfg.hosts, cfg.swarm?.proxy, cfg.dockerTls);
+  const preflight =
+    zonePreflight && enginesPreflight
+      ? pulumi.all([zonePreflight, enginesPreflight]).apply((): pulumi.Resource[] => [])
+      : (zonePreflight ?? enginesPreflight);
   const passwords = declarePasswords(cfg.broker, preflight);
   const edgeHosts = cfg.hosts.map(
     (host) =>

@@ -33,9 +33,10 @@ export interface EdgeHostArgs extends Pick<
   /** managed mode: the declared zones, by zone name (`tunnel.hostnameZones` names them). */
   readonly zones?: Record<string, DeclaredZone>;
   /**
-   * managed mode: resolves when every zone passed its preflight, fails when one did not. The
-   * Docker provider and the tunnel's first resources wait for it, so a failed preflight creates
-   * nothing (a component's own dependsOn does not hold back its children).
+   * Resolves when every zone (managed mode, zones.ts) and, with `swarm.proxy: dockerflow`, every
+   * engine (engines.ts) passed its preflight; fails when one did not. The Docker provider and the
+   * tunnel's first resources wait for it, so a failed preflight creates nothing (a component's
+   * own dependsOn does not hold back its children).
    */
   readonly preflight?: pulumi.Input<pulumi.Resource[]>;
   /** TLS material for a tcp:// Docker endpoint (secret). Absent: none. */

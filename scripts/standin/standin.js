@@ -116,13 +116,19 @@ async function swarmListener() {
   log(`docker ${docker.h}; label ${notifyLabel}=true; poll every ${pollSeconds} s; events ${useEvents}; ` +
     `retry ${retries} x ${retryInterval / 1000} s; create -> ${createUrls.join(",") || "-"}; remove -> ${removeUrls.join(",") || "-"}`);
 
-  let apiPrefix = "";                      // "/v1.41" once /version answered (API negotiation)
+  // The real listener's client is made for API 1.37 (service/docker.go: dockerAPIVersion) and
+  // NegotiateAPIVersion only ever lowers it: 1.37, or the engine's own version when older. An
+  // engine whose minimum is above 1.37 (Docker 29's is 1.40) refuses every call, as here.
+  const LISTENER_API = "1.37";
+  let apiPrefix = "";                      // "/v1.37" once /version answered (API negotiation)
   const dget = (p) => httpGet(docker.base + apiPrefix + p, { socketPath: docker.socketPath });
   async function negotiate() {
     const r = await httpGet(docker.base + "/version", { socketPath: docker.socketPath });
     if (r.status !== 200) throw new Error(`GET /version: HTTP ${r.status} ${r.body.trim().slice(0, 200)}`);
-    apiPrefix = "/v" + JSON.parse(r.body).ApiVersion;
-    log(`docker API ${apiPrefix.slice(1)}`);
+    const engine = JSON.parse(r.body).ApiVersion;
+    const minor = (v) => Number(String(v).split(".")[1]);
+    apiPrefix = "/v" + (minor(engine) < minor(LISTENER_API) ? engine : LISTENER_API);
+    log(`docker API ${apiPrefix.slice(1)} (engine ${engine})`);
   }
 
   function paramsOf(svc) {

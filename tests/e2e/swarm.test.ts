@@ -39,6 +39,7 @@ import {
   dockerGateway,
   dockerJson,
   E2EStack,
+  errorText,
   IMAGES,
   managedTunnel,
   mqttClient,
@@ -50,6 +51,7 @@ import {
 import { e2eImage } from "../support/e2eImages";
 import { LoadFleet } from "../support/loadClients";
 import { Pebble } from "../support/pebble";
+import { apiAbove, DOCKER_FLOW_LISTENER_API } from "../../engines";
 
 const PORTS = { http: 18080, https: 18443 };
 const SWARM_IMAGES = {
@@ -629,3 +631,91 @@ describe("swarm object names and the engine's limits", () => {
     assert.deepEqual(refused, []);
   });
 });
+
+deploySuite(
+  "swarm.proxy dockerflow on an engine that refuses the listener's API 1.37",
+  { timeout: 5 * 60_000 },
+  () => {
+    // Engine b: on the current engines (scripts/test.sh) it keeps Docker 29's own minimum, 1.40.
+    const engineB = `unix://${process.env.MQTT_EDGE_RUN ?? "/tmp/mqtt-edge"}/docker-b/docker.sock`;
+    const STACK = "e2eswrefused";
+
+    test("pulumi up fails before anything is made, naming swarm.proxy, the host and the engine's versions", async (t) => {
+      const tools = requireTools();
+      const min = spawnSync(
+        "docker",
+        ["-H", engineB, "version", "--format", "{{.Server.MinAPIVersion}}"],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.equal(min.status, 0, `engine b at ${engineB}: ${min.stderr}`);
+      if (!apiAbove(min.stdout.trim(), DOCKER_FLOW_LISTENER_API)) {
+        t.skip(
+          `SKIPPED: engine b accepts API ${min.stdout.trim()} and up, the listener's ${DOCKER_FLOW_LISTENER_API} included: ` +
+            "this runs on the current engines (Docker 29, minimum 1.40), the second pass of scripts/test.sh",
+        );
+        return;
+      }
+      const { fake, baseUrl } = await startFakeCloudflare();
+      const stack = new E2EStack(STACK);
+      try {
+        const { hostname, ...tunnel } = managedTunnel(tools.cloudflaredImage, {
+          hostname: "mqtt-refused.example.com",
+        });
+        await stack.configure(
+          {
+            tunnel,
+            hosts: [{ name: "edge-b", docker: engineB, hostname }],
+            broker: { image: IMAGES.mosquitto, users: [{ name: "sensor", acl: [] }] },
+            swarm: {
+              enabled: true,
+              proxy: "dockerflow",
+              endpointMode: "dnsrr",
+              images: SWARM_IMAGES,
+            },
+            "cloudflare:baseUrl": baseUrl,
+          },
+          { "cloudflare:apiToken": API_TOKEN },
+        );
+        await assert.rejects(stack.up(), (e) => {
+          const text = errorText(e);
+          assert.match(
+            text,
+            /mqtt-edge:swarm\.proxy: "dockerflow" cannot work on host edge-b: its Swarm Listener speaks Docker API 1\.37/,
+          );
+          assert.match(
+            text,
+            new RegExp(
+              `the engine at ${engineB.replace(/[/.]/g, "\\$&")} \\(Docker [^)]+\\) accepts ${min.stdout.trim().replace(".", "\\.")} to`,
+            ),
+          );
+          return true;
+        });
+        const f = `label=dev.mqtt-edge.stack=${STACK}`;
+        for (const kind of ["container", "network", "volume"]) {
+          const left = spawnSync(
+            "docker",
+            [
+              "-H",
+              engineB,
+              kind,
+              "ls",
+              "-q",
+              ...(kind === "container" ? ["-a"] : []),
+              "--filter",
+              f,
+            ],
+            { encoding: "utf8" },
+          );
+          assert.equal(left.stdout.trim(), "", `${kind}s made on engine b`);
+        }
+        assert.equal(fake.state.tunnels.size, 0, "no tunnel made");
+        assert.equal(fake.state.dnsRecords.size, 0, "no DNS record made");
+      } finally {
+        await stack.cleanup();
+        await fake.stop();
+      }
+    });
+  },
+);

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_IMAGES, loadConfig } from "../../config";
+import { type EngineVersions, setEngineProbe } from "../../engines";
 import { deployStack, type StackOutputs } from "../../program";
 import { TYPES } from "../../shared/resourceTypes";
 import {
@@ -54,6 +55,8 @@ export interface Registration {
 /** The provider mocks, keeping every registration as the engine would see it. */
 export class Recorder extends ProviderMocks {
   readonly registrations: Registration[] = [];
+  /** The Docker endpoints the engines' preflight asked, in order. */
+  enginesAsked: string[] = [];
 
   ofType(type: string): Registration[] {
     return this.registrations.filter((r) => r.type === type);
@@ -93,7 +96,15 @@ export interface RunOptions {
   zones?: ZoneState;
   /** The invokes' answers (default: providerMocks.ts's INVOKE_ANSWERS). */
   invokes?: Readonly<Record<string, InvokeAnswer>>;
+  /**
+   * What every Docker engine answers the engines' preflight (engines.ts), or the error asking it
+   * fails with (default: Debian's 20.10, API 1.12 to 1.41). No engine is asked.
+   */
+  engine?: EngineVersions | Error;
 }
+
+/** Debian's dockerd 20.10.24, as GET /version answers. */
+export const DEBIAN_ENGINE: EngineVersions = { api: "1.41", min: "1.12", version: "20.10.24" };
 
 /** Runs the program for one stack; rejects if it made an invoke the mocks do not answer. */
 export async function runProgram(
@@ -101,6 +112,13 @@ export async function runProgram(
   opts: RunOptions = {},
 ): Promise<ProgramRun> {
   const rec = new Recorder(opts.zones, opts.invokes);
+  const engine = opts.engine ?? DEBIAN_ENGINE;
+  rec.enginesAsked = [];
+  setEngineProbe(async (endpoint) => {
+    rec.enginesAsked.push(endpoint);
+    if (engine instanceof Error) throw engine;
+    return engine;
+  });
   await pulumi.runtime.setMocks(rec, "mqtt-edge", opts.stack ?? "dev", opts.preview ?? false);
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { apiAbove, listenerRefusal } from "../../engines";
 import {
   T,
   managedConfig,
@@ -355,6 +356,47 @@ describe("another ACME directory (swarm.letsencrypt.server, caCertificate)", () 
       runProgram(withServer("traefik", { caCertificate: "not a certificate" })),
       /mqtt-edge:swarm\.letsencrypt\.caCertificate: expected PEM text/,
     );
+  });
+});
+
+describe("the engines' preflight: Docker Flow's listener speaks API 1.37", () => {
+  const docker29 = { api: "1.52", min: "1.44", version: "29.1.0" };
+
+  test("an engine whose minimum API is above 1.37 is refused, naming swarm.proxy, the host, the engine and both ways out", () => {
+    const m = listenerRefusal("edge-a", "unix:///run/docker-29.sock", docker29);
+    assert.equal(
+      m,
+      'mqtt-edge:swarm.proxy: "dockerflow" cannot work on host edge-a: its Swarm Listener speaks ' +
+        "Docker API 1.37, and the engine at unix:///run/docker-29.sock (Docker 29.1.0) accepts " +
+        '1.44 to 1.52, so the listener would be refused and route nothing. Use proxy: "traefik", ' +
+        "or start that engine's daemon with DOCKER_MIN_API_VERSION=1.37 (or " +
+        '"min-api-version": "1.37" in daemon.json).',
+    );
+    assert.equal(listenerRefusal("a", "x", { ...docker29, min: "1.37" }), undefined);
+    assert.equal(listenerRefusal("a", "x", { ...docker29, min: "1.40" })?.includes("1.40"), true);
+    assert.equal(apiAbove("1.100", "1.37"), true);
+    assert.equal(apiAbove("1.12", "1.37"), false);
+  });
+
+  test("allowed where the engine accepts 1.37 (20.10; Docker 29 with DOCKER_MIN_API_VERSION=1.37), and never asked for traefik", async () => {
+    for (const engine of [
+      { api: "1.41", min: "1.12", version: "20.10.24" },
+      { api: "1.56", min: "1.37", version: "29.1.0" },
+    ]) {
+      const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }), { engine });
+      assert.equal(rec.enginesAsked.length, 1, "the one host's engine, asked once");
+      assert.ok(rec.ofType(T.service).length > 0, engine.version);
+    }
+    const { rec } = await runProgram(swarmConfig({ proxy: "traefik" }), { engine: docker29 });
+    assert.deepEqual(rec.enginesAsked, []);
+    assert.ok(rec.ofType(T.service).length > 0);
+  });
+
+  test("an engine that cannot be asked is a warning, not a failure", async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }), {
+      engine: new Error("ssh:// endpoints cannot be asked from here"),
+    });
+    assert.ok(rec.ofType(T.service).length > 0);
   });
 });
 
