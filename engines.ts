@@ -39,10 +39,57 @@ interface TlsMaterial {
 }
 
 let probe: EngineProbe = askEngine;
+/** One question per endpoint and run: the preflight and the broker's healthcheck share it. */
+const asked = new Map<string, Promise<EngineVersions>>();
 
 /** Replaces how engines are asked (unit tests, which have no engine). */
 export function setEngineProbe(p: EngineProbe): void {
   probe = p;
+  asked.clear();
+}
+
+function versionsOf(endpoint: string, tls?: TlsMaterial): Promise<EngineVersions> {
+  let v = asked.get(endpoint);
+  if (!v) {
+    v = probe(endpoint, tls);
+    asked.set(endpoint, v);
+  }
+  return v;
+}
+
+/** A host's Docker endpoint: its own, else DOCKER_HOST, else the local socket. */
+function endpointOf(h: HostConfig): string {
+  return h.docker ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+}
+
+/** The API version a healthcheck start interval needs (Docker 25). */
+export const START_INTERVAL_API = "1.44";
+
+/**
+ * `broker.healthStartInterval` for one host: `true`/`false` as written; `"auto"`: on where the
+ * host's engine speaks API 1.44 or later, off where it does not or cannot be asked. Never in swarm
+ * mode (the provider's service healthcheck has no start interval).
+ */
+export function startInterval(
+  h: HostConfig,
+  setting: boolean | "auto",
+  swarm: boolean,
+  tls: pulumi.Input<DockerTls> | undefined,
+): pulumi.Input<boolean> {
+  if (swarm) return false;
+  if (setting !== "auto") return setting;
+  return pulumi.output(tls).apply(async (t) => {
+    try {
+      const v = await versionsOf(endpointOf(h), materialOf(t, h.certPath));
+      return !apiAbove(START_INTERVAL_API, v.api);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function materialOf(t: DockerTls | undefined, certPath: string | undefined) {
+  return t ? { ca: t.caMaterial, cert: t.certMaterial, key: t.keyMaterial } : certFiles(certPath);
 }
 
 /** "1.40" > "1.37": compares API versions numerically. */
@@ -64,13 +111,10 @@ export function enginePreflight(
   if (proxy !== "dockerflow") return undefined;
   const checks = hosts.map((h) =>
     pulumi.output(dockerTls[h.name]).apply(async (tls) => {
-      const endpoint = h.docker ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-      const material = tls
-        ? { ca: tls.caMaterial, cert: tls.certMaterial, key: tls.keyMaterial }
-        : certFiles(h.certPath);
+      const endpoint = endpointOf(h);
       let v: EngineVersions;
       try {
-        v = await probe(endpoint, material);
+        v = await versionsOf(endpoint, materialOf(tls, h.certPath));
       } catch (e) {
         void pulumi.log.warn(
           `host ${h.name}: could not ask the engine at ${endpoint} which Docker API versions it ` +

@@ -87,8 +87,11 @@ function passwordFileHash(hash: pulumi.Output<string>): pulumi.Output<string> {
  * Healthy once the WebSocket listener (what cloudflared proxies to) accepts connections.
  * `startInterval`: the engine has API 1.44+ (`broker.healthStartInterval`).
  */
-function healthcheck(websocketPort: number, startInterval: boolean) {
-  return {
+function healthcheck(
+  websocketPort: number,
+  startInterval: pulumi.Input<boolean>,
+): pulumi.Output<docker.types.input.ContainerHealthcheck> {
+  return pulumi.output(startInterval).apply((on) => ({
     tests: listeningCheck(websocketPort),
     // Docker runs the first probe one interval after start, and `pulumi up` waits for it: 3 s
     // instead of 10 s took 7 s off every deploy that starts a broker (bench:up). A probe is one
@@ -98,11 +101,11 @@ function healthcheck(websocketPort: number, startInterval: boolean) {
     startPeriod: "5s",
     // API 1.44+ (Docker 25): probes this often during the start period, so the first one comes
     // 250 ms after start. Against an older engine the docker provider refuses the container
-    // ("specify health-check start interval" requires API version 1.44; measured on 20.10), and
-    // the program cannot ask the engine its version first: only when the config says so.
-    ...(startInterval ? { startInterval: "250ms" } : {}),
+    // ("specify health-check start interval" requires API version 1.44; measured on 20.10), so
+    // it is on only where the engine speaks 1.44 (engines.ts startInterval) or the config says so.
+    ...(on ? { startInterval: "250ms" } : {}),
     retries: 3,
-  };
+  }));
 }
 
 /** The keys of `mqtt-edge:broker` the broker reads, as the config states them. */
@@ -120,7 +123,6 @@ type BrokerSlice = Pick<
   | "maxKeepalive"
   | "monitorUser"
   | "memoryMb"
-  | "healthStartInterval"
   | "tcp"
   | "websocket"
 >;
@@ -140,6 +142,11 @@ export interface MqttBrokerArgs extends BrokerSlice {
   readonly passwords: Record<string, pulumi.Input<string>>;
   /** Protect the data volume from deletion (and retain it on delete): `mqtt-edge:protect`. */
   readonly protect?: boolean;
+  /**
+   * The healthcheck's 250 ms start interval (containers only): `broker.healthStartInterval`,
+   * decided per host by EdgeHost (engines.ts startInterval).
+   */
+  readonly startInterval: pulumi.Input<boolean>;
   /** Docker labels put on every object of the broker (stackLabels). */
   readonly labels: Record<string, string>;
   /** Run as a swarm service with this placement instead of a container. Absent: a container. */
@@ -369,7 +376,7 @@ export class MqttBroker extends pulumi.ComponentResource {
         ],
         ports,
         mounts,
-        healthcheck: healthcheck(args.websocketPort, args.healthStartInterval),
+        healthcheck: healthcheck(args.websocketPort, args.startInterval),
         wait: true,
         waitTimeout: 60,
         // Stop with SIGTERM and time to write the persistence file; the provider's default of 0
@@ -381,6 +388,11 @@ export class MqttBroker extends pulumi.ComponentResource {
         parent: this,
         // Fixed name and, with persistence, one data directory: the old broker must be gone first.
         deleteBeforeReplace: true,
+        // The provider plans a healthcheck change as an in-place update, and its update never
+        // applies it: on Docker 29 the container kept its 250 ms start interval and every later
+        // preview showed the same update (tests/e2e/managed.test.ts). Only a new container
+        // takes a new healthcheck.
+        replaceOnChanges: ["healthcheck"],
         // After the writer, and only once its chown succeeded. A dependency on the resource, not
         // on one of its outputs: a replaced writer (a new file set) does not replace the broker.
         dependsOn: writer.apply((w) => [w]),

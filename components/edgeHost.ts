@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DockerTls, HostConfig, StackConfig, TunnelMode } from "../config";
+import { startInterval } from "../engines";
 import { TYPES } from "../shared/resourceTypes";
 import { BROKER_ALIAS, MqttBroker } from "./broker";
 import { type ConnectorTunnel, TunnelConnector, metricsHostPort } from "./connector";
@@ -139,6 +140,12 @@ export class EdgeHost extends pulumi.ComponentResource {
         alias: BROKER_ALIAS,
         passwords: args.passwords,
         protect: args.protect,
+        startInterval: startInterval(
+          args.host,
+          args.broker.healthStartInterval,
+          Boolean(args.swarm),
+          args.dockerTls,
+        ),
         swarm: args.swarm && {
           constraints: args.swarm.brokerConstraints,
           endpointMode: args.swarm.endpointMode,

@@ -61,8 +61,11 @@ export const BROKER_DEFAULTS = {
   maxKeepalive: 60,
   /** Memory limit of the broker, MiB. */
   memoryMb: 256,
-  /** A healthcheck start interval needs Docker API 1.44 (the provider refuses it below); Debian's Docker 20.10 has 1.41. */
-  healthStartInterval: false,
+  /**
+   * A healthcheck start interval needs Docker API 1.44 (the provider refuses it below; Debian's
+   * Docker 20.10 has 1.41): "auto" asks each host's engine (engines.ts).
+   */
+  healthStartInterval: "auto",
 } as const;
 
 /** `mqtt-edge:broker.bridge` */

@@ -443,11 +443,14 @@ export const brokerSchema = z
     memoryMb: memorySchema(16)
       .default(BROKER_DEFAULTS.memoryMb)
       .meta({ description: "Container memory limit, MiB (at least 16)." }),
-    healthStartInterval: booleanSchema.default(BROKER_DEFAULTS.healthStartInterval).meta({
-      description:
-        "Every Docker host has API 1.44 or later (Docker 25+): the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s. On an older engine (Debian's Docker 20.10: API 1.41) the docker provider refuses to create the broker (\"specify health-check start interval\" requires API version 1.44). Container mode only: the docker provider gives a swarm service's healthcheck no start interval. See [Engines](#engines).",
-      example: "`true`",
-    }),
+    healthStartInterval: z
+      .union([booleanSchema, z.literal("auto")], { error: 'expected true, false or "auto"' })
+      .default(BROKER_DEFAULTS.healthStartInterval)
+      .meta({
+        description:
+          '`true`: the healthcheck probes every 250 ms until healthy, so a deploy waits about 1 s for a fresh broker instead of 3 s; it needs Docker API 1.44 (Docker 25+), and on an older engine (Debian\'s Docker 20.10: API 1.41) the docker provider refuses to create the broker ("specify health-check start interval" requires API version 1.44). `"auto"`: on for each host whose engine answers `GET /version` with API 1.44 or later, off where it does not or cannot be asked (`ssh://`). Container mode only: the docker provider gives a swarm service\'s healthcheck no start interval. See [Engines](#engines).',
+        example: "`false`",
+      }),
     users: z
       .array(userSchema)
       .optional()

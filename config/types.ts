@@ -77,7 +77,8 @@ export interface BrokerConfig {
    * The engine has Docker API 1.44 or later: the healthcheck probes every 250 ms during its start
    * period (HEALTHCHECK --start-interval), so a fresh broker is healthy within about a second.
    */
-  healthStartInterval: boolean;
+  /** `"auto"`: on where the host's engine speaks API 1.44+ (engines.ts startInterval). */
+  healthStartInterval: boolean | "auto";
   users: MqttUser[];
   patterns: AclRule[];
   /** A user that may read `$SYS/#` and nothing else; its password is generated like the others'. */

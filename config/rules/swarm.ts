@@ -41,7 +41,7 @@ export function checkSwarm(
         );
     }
   }
-  if (ctx.broker?.healthStartInterval) {
+  if (ctx.broker?.healthStartInterval === true) {
     problems
       .at("broker", "healthStartInterval")
       .add(

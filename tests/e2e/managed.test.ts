@@ -90,7 +90,7 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(broker.HostConfig.CapDrop, ["ALL"]);
     assert.equal(broker.Config.User, "1883:1883");
     assert.deepEqual(broker.HostConfig.PortBindings ?? {}, {}, "nothing published");
-    // broker.healthStartInterval, set by the harness where the engine keeps it (API 1.44+).
+    // broker.healthStartInterval "auto" (the default): on where the engine speaks API 1.44+.
     assert.equal(
       broker.Config.Healthcheck.StartInterval ?? 0,
       engineHasStartInterval() ? 250_000_000 : 0,
@@ -385,6 +385,41 @@ deploySuite("managed mode end to end", { timeout: 30 * 60_000 }, () => {
     );
     assert.equal(survived.status, 0, `retained message lost: ${survived.output}`);
     config = withUser;
+  });
+
+  test('broker.healthStartInterval false, then back to "auto", on the running stack: only the broker follows, and only where the engine keeps a start interval', async () => {
+    const keeps = engineHasStartInterval();
+    const startIntervalNs = () =>
+      dockerJson("inspect", `${PREFIX}-mosquitto`)[0].Config.Healthcheck.StartInterval ?? 0;
+    for (const setting of [false, "auto"] as const) {
+      const next = {
+        ...config,
+        broker: { ...(config.broker as object), healthStartInterval: setting },
+      };
+      await stack.configure(next);
+      const touched = (await stack.previewSteps()).filter((s) => s.op !== "same");
+      if (!keeps) {
+        // API below 1.44: "auto" was off already, so neither value changes anything.
+        assert.deepEqual(touched, [], `${setting}: ${JSON.stringify(touched)}`);
+        continue;
+      }
+      const names = [...new Set(touched.map((s) => s.urn.split("::").pop()))];
+      assert.deepEqual(names, ["local-broker-mosquitto"], JSON.stringify(touched, null, 1));
+      // replaceOnChanges: the provider's in-place update would not apply a new healthcheck.
+      assert.ok(
+        touched.some((s) => s.op === "replace"),
+        JSON.stringify(touched, null, 1),
+      );
+      await stack.up();
+      await brokerReady(BROKER_NET, "tester", passwords.tester);
+      assert.equal(startIntervalNs(), setting === false ? 0 : 250_000_000, `after ${setting}`);
+      assert.deepEqual(
+        (await stack.previewSteps()).filter((s) => s.op !== "same"),
+        [],
+        `a second preview after ${setting}`,
+      );
+    }
+    config = { ...config, broker: { ...(config.broker as object), healthStartInterval: "auto" } };
   });
 
   test("rotating the tunnel secret changes only the tunnel and the connectors, in place", async () => {

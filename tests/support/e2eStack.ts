@@ -399,22 +399,6 @@ export class E2EStack {
     } catch {
       // first configuration
     }
-    // What a user of this engine sets: the broker's start interval where the engine keeps it.
-    const broker = config.broker;
-    if (
-      typeof broker === "object" &&
-      broker !== null &&
-      !("healthStartInterval" in broker) &&
-      // Not in swarm mode (`swarm: {}` enables it), where the key is refused.
-      !(
-        typeof config.swarm === "object" &&
-        config.swarm !== null &&
-        (config.swarm as { enabled?: boolean }).enabled !== false
-      ) &&
-      engineHasStartInterval()
-    ) {
-      config = { ...config, broker: { ...broker, healthStartInterval: true } };
-    }
     const plain = Object.fromEntries(
       Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `mqtt-edge:${k}`, v]),
     );

@@ -400,6 +400,61 @@ describe("the engines' preflight: Docker Flow's listener speaks API 1.37", () =>
   });
 });
 
+describe("broker.healthStartInterval: the start interval where the engine keeps it", () => {
+  const engine = (api: string) => ({ api, min: "1.24", version: api === "1.41" ? "20.10" : "29" });
+  const brokerHealth = (rec: Recorder) => {
+    const broker = rec.ofType(T.container).find((c) => /mosquitto$/.test(c.inputs.name));
+    assert.ok(broker, "the broker container");
+    return broker.inputs.healthcheck as Record<string, unknown>;
+  };
+  const withSetting = (v?: boolean | "auto") =>
+    managedConfig(
+      v === undefined
+        ? {}
+        : { broker: { ...(managedConfig().broker as object), healthStartInterval: v } },
+    );
+
+  test('"auto" (the default): 250 ms where the engine speaks API 1.44 or later, asking it once', async () => {
+    for (const [api, want] of [
+      ["1.44", "250ms"],
+      ["1.56", "250ms"],
+      ["1.43", undefined],
+      ["1.41", undefined],
+    ]) {
+      const { rec } = await runProgram(withSetting(), { engine: engine(api!) });
+      assert.equal(brokerHealth(rec).startInterval, want, `API ${api}`);
+      assert.equal(brokerHealth(rec).interval, "3s");
+      assert.equal(rec.enginesAsked.length, 1);
+    }
+  });
+
+  test('"auto" and an engine that cannot be asked (ssh://, no answer): the 3 s interval alone', async () => {
+    const { rec } = await runProgram(withSetting("auto"), {
+      engine: new Error("no answer within 5 s"),
+    });
+    assert.equal(brokerHealth(rec).startInterval, undefined);
+  });
+
+  test("true and false are as written, without asking the engine", async () => {
+    for (const [v, want] of [
+      [true, "250ms"],
+      [false, undefined],
+    ] as const) {
+      const { rec } = await runProgram(withSetting(v), { engine: engine("1.56") });
+      assert.equal(brokerHealth(rec).startInterval, want, String(v));
+      assert.deepEqual(rec.enginesAsked, []);
+    }
+  });
+
+  test('swarm mode: "auto" gives the service no start interval (the provider has none for services)', async () => {
+    const { rec } = await runProgram(swarmConfig({ proxy: "traefik" }), { engine: engine("1.56") });
+    const broker = rec.ofType(T.service).find((x) => /mosquitto$/.test(x.inputs.name));
+    assert.ok(broker);
+    assert.equal(broker.inputs.taskSpec.containerSpec.healthcheck.startInterval, undefined);
+    assert.deepEqual(rec.enginesAsked, []);
+  });
+});
+
 describe("swarm validation", () => {
   test("publishing broker ports is refused in swarm mode", async () => {
     const cfg = swarmConfig({});
