@@ -127,16 +127,21 @@ export function enginePreflight(
       return listenerRefusal(h.name, endpoint, v);
     }),
   );
-  return pulumi.all(checks).apply((results) => {
-    const problems = results.filter((r): r is string => r !== undefined);
-    if (problems.length > 0) {
-      const message = problems.join("\n");
-      // Logged on its own first, as the zone preflight does (zones.ts).
-      void pulumi.log.error(message);
-      throw new pulumi.RunError(message);
-    }
-    return [];
-  });
+  return pulumi
+    .all(checks)
+    .apply((results) => passOrFail(results.filter((r): r is string => r !== undefined)));
+}
+
+/**
+ * A preflight's verdict: nothing to wait for, or its problems as one error. Logged on their own
+ * first: the rejection reaches the engine through every resource and invoke that waits for the
+ * preflight, each wrapped in "error serializing property ...". (The zones' preflight too.)
+ */
+export function passOrFail(problems: string[]): pulumi.Resource[] {
+  if (problems.length === 0) return [];
+  const message = problems.join("\n");
+  void pulumi.log.error(message);
+  throw new pulumi.RunError(message);
 }
 
 /** Why Docker Flow's listener cannot work with engine `v`, or undefined when it can. */

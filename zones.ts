@@ -7,6 +7,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { DeclaredZone } from "./components";
 import type { TunnelConfig } from "./config";
+import { passOrFail } from "./engines";
 import { PERMISSIONS, type Permission } from "./shared/cloudflarePermissions";
 
 /** What the preflight learnt of one zone. */
@@ -144,14 +145,7 @@ function runPreflight(
     for (const z of usable) problems.push(...(await zoneSettings(z, tunnel.manageZoneSettings)));
     if (usable.length > 0 && problems.length === 0)
       problems.push(...(await probePermissions(usable[0].id, tunnel.accountId, access)));
-    if (problems.length > 0) {
-      const message = problems.join("\n");
-      // Logged on its own first: the rejection reaches the engine through every resource and
-      // invoke that waits for the preflight, each wrapped in "error serializing property ...".
-      void pulumi.log.error(message);
-      throw new pulumi.RunError(message);
-    }
-    return [];
+    return passOrFail(problems);
   });
 }
 

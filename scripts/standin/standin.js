@@ -52,13 +52,15 @@ function send(res, status, body, type = "text/plain; charset=utf-8") {
   res.end(buf);
 }
 
-// HTTP GET with a timeout; resolves { status, body } (body as a string).
-function httpGet(url, { timeoutMs = 10000, socketPath } = {}) {
+// An HTTP request with a timeout; resolves { status, body } (body as a string).
+function httpRequest(method, url, body, { timeoutMs = 10000, socketPath } = {}) {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
+    const headers = { Host: socketPath ? "docker" : u.host };
+    if (body !== undefined) headers["Content-Length"] = Buffer.byteLength(body);
     const req = http.request({
       socketPath, host: socketPath ? undefined : u.hostname, port: socketPath ? undefined : u.port || 80,
-      path: u.pathname + u.search, method: "GET", headers: { Host: socketPath ? "docker" : u.host },
+      path: u.pathname + u.search, method, headers,
     }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
@@ -67,9 +69,10 @@ function httpGet(url, { timeoutMs = 10000, socketPath } = {}) {
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
+const httpGet = (url, opts) => httpRequest("GET", url, undefined, opts);
 
 // Hop-by-hop headers are not forwarded; Node re-frames the body itself (chunked or length).
 const HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -715,21 +718,6 @@ function cronMatches(expr, d) {
   return field(mi, d.getMinutes(), 0, 59) && field(h, d.getHours(), 0, 23) && field(mon, d.getMonth() + 1, 1, 12) && dayOk;
 }
 
-function httpRequest(method, url, body, { timeoutMs = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port || 80, path: u.pathname + u.search, method,
-      headers: body ? { "Content-Length": Buffer.byteLength(body) } : {} }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 async function letsencrypt() {
   const { errors, config } = letsencryptConfig();

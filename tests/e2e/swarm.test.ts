@@ -208,6 +208,27 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
     let config: Record<string, unknown>;
     let pebble: Pebble;
     const demo = `${PREFIX}-demo`;
+    /** The stand-in's demo role as a service on the stack's overlay network, with `labels`. */
+    const demoService = (name: string, labels: Record<string, string>) =>
+      docker(
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        name,
+        "--label",
+        `dev.mqtt-edge.stack=${STACK}`,
+        ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+        "--network",
+        `${PREFIX}-main`,
+        "--endpoint-mode",
+        "dnsrr",
+        "--env",
+        "ROLE=demo",
+        "--env",
+        "PORT=8000",
+        DEMO_IMAGE,
+      );
     /** The name the ACME tests ask a certificate for: the swarm's HTTP hostname. */
     const acmeName = `www-${proxy}.example.com`;
     const expected = [
@@ -338,25 +359,7 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
 
     test(`a service labelled with routeLabels("${proxy}") is routed through the proxy at 127.0.0.1:${PORTS.http}/demo`, async () => {
       const labels = routeLabels(proxy, { service: demo, port: 8000, path: "/demo" });
-      docker(
-        "service",
-        "create",
-        "--detach",
-        "--name",
-        demo,
-        "--label",
-        `dev.mqtt-edge.stack=${STACK}`,
-        ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
-        "--network",
-        `${PREFIX}-main`,
-        "--endpoint-mode",
-        "dnsrr",
-        "--env",
-        "ROLE=demo",
-        "--env",
-        "PORT=8000",
-        DEMO_IMAGE,
-      );
+      demoService(demo, labels);
       const url = `http://127.0.0.1:${PORTS.http}/demo`;
       let last = { status: 0, body: "" };
       await until(
@@ -416,25 +419,7 @@ for (const proxy of ["dockerflow", "traefik"] as const) {
           host: acmeName,
           tls: true,
         });
-        docker(
-          "service",
-          "create",
-          "--detach",
-          "--name",
-          `${demo}-tls`,
-          "--label",
-          `dev.mqtt-edge.stack=${STACK}`,
-          ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
-          "--network",
-          `${PREFIX}-main`,
-          "--endpoint-mode",
-          "dnsrr",
-          "--env",
-          "ROLE=demo",
-          "--env",
-          "PORT=8000",
-          DEMO_IMAGE,
-        );
+        demoService(`${demo}-tls`, labels);
         try {
           const first = await pebbleCertificate(pebble, acmeName);
           assertFromPebble(first, acmeName);
