@@ -29,6 +29,9 @@ export interface EngineVersions {
   version: string;
 }
 
+/** An endpoint the program cannot ask from here (ssh://, npipe://): never a transient failure. */
+export class EndpointNotAskable extends Error {}
+
 /** How the program reaches an engine's /version; tests replace it (setEngineProbe). */
 export type EngineProbe = (endpoint: string, tls?: TlsMaterial) => Promise<EngineVersions>;
 
@@ -67,8 +70,11 @@ export const START_INTERVAL_API = "1.44";
 
 /**
  * `broker.healthStartInterval` for one host: `true`/`false` as written; `"auto"`: on where the
- * host's engine speaks API 1.44 or later, off where it does not or cannot be asked. Never in swarm
- * mode (the provider's service healthcheck has no start interval).
+ * host's engine speaks API 1.44 or later, off where it does not or where its endpoint cannot be
+ * asked from here (ssh://). Never in swarm mode (the provider's service healthcheck has no start
+ * interval). An engine that can be asked but does not answer fails the deployment, naming the
+ * key: taking "off" then would replace a running broker (a new healthcheck is a new container)
+ * on a passing timeout.
  */
 export function startInterval(
   h: HostConfig,
@@ -78,14 +84,24 @@ export function startInterval(
 ): pulumi.Input<boolean> {
   if (swarm) return false;
   if (setting !== "auto") return setting;
-  return pulumi.output(tls).apply(async (t) => {
+  const endpoint = endpointOf(h);
+  const on = pulumi.output(tls).apply(async (t) => {
+    let v: EngineVersions;
     try {
-      const v = await versionsOf(endpointOf(h), materialOf(t, h.certPath));
-      return !apiAbove(START_INTERVAL_API, v.api);
-    } catch {
+      v = await versionsOf(endpoint, materialOf(t, h.certPath));
+    } catch (e) {
+      if (e instanceof EndpointNotAskable) return false;
+      passOrFail([
+        `mqtt-edge:broker.healthStartInterval: "auto" could not ask the engine of host ` +
+          `${h.name} at ${endpoint} its Docker API version (${errorText(e)}). Retry once it ` +
+          `answers, or set true (every engine speaks API 1.44+, Docker 25 and later) or false.`,
+      ]);
       return false;
     }
+    return !apiAbove(START_INTERVAL_API, v.api);
   });
+  // Derived from the engine's answer, not from the TLS material it was asked with.
+  return pulumi.unsecret(on);
 }
 
 function materialOf(t: DockerTls | undefined, certPath: string | undefined) {
@@ -118,7 +134,7 @@ export function enginePreflight(
       } catch (e) {
         void pulumi.log.warn(
           `host ${h.name}: could not ask the engine at ${endpoint} which Docker API versions it ` +
-            `accepts (${e instanceof Error ? e.message : String(e)}). swarm.proxy dockerflow: ` +
+            `accepts (${errorText(e)}). swarm.proxy dockerflow: ` +
             `the Swarm Listener speaks API ${DOCKER_FLOW_LISTENER_API}, which Docker 29 refuses ` +
             `unless its daemon runs with DOCKER_MIN_API_VERSION=${DOCKER_FLOW_LISTENER_API}.`,
         );
@@ -161,13 +177,15 @@ export function listenerRefusal(
   );
 }
 
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 function certFiles(dir: string | undefined): TlsMaterial | undefined {
   if (!dir) return undefined;
   const read = (f: string) => readFileSync(join(dir, f), "utf8");
   return { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
 }
 
-/** GET /version of the engine at `endpoint` (unix:// or tcp://), within 5 s. */
+/** GET /version of the engine at `endpoint` (unix:// or tcp://), within 10 s. */
 function askEngine(endpoint: string, tls?: TlsMaterial): Promise<EngineVersions> {
   const u = new URL(endpoint);
   let options: http.RequestOptions;
@@ -184,10 +202,12 @@ function askEngine(endpoint: string, tls?: TlsMaterial): Promise<EngineVersions>
     };
     if (secure) get = https.get as unknown as typeof http.get;
   } else {
-    return Promise.reject(new Error(`${u.protocol}// endpoints cannot be asked from here`));
+    return Promise.reject(
+      new EndpointNotAskable(`${u.protocol}// endpoints cannot be asked from here`),
+    );
   }
   return new Promise((resolve, reject) => {
-    const req = get({ ...options, timeout: 5000 }, (res) => {
+    const req = get({ ...options, timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
       res.on("end", () => {
@@ -206,7 +226,7 @@ function askEngine(endpoint: string, tls?: TlsMaterial): Promise<EngineVersions>
         }
       });
     });
-    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
     req.on("error", reject);
   });
 }

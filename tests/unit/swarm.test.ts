@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { apiAbove, listenerRefusal } from "../../engines";
+import { apiAbove, EndpointNotAskable, listenerRefusal } from "../../engines";
 import {
   T,
   managedConfig,
@@ -394,7 +394,7 @@ describe("the engines' preflight: Docker Flow's listener speaks API 1.37", () =>
 
   test("an engine that cannot be asked is a warning, not a failure", async () => {
     const { rec } = await runProgram(swarmConfig({ proxy: "dockerflow" }), {
-      engine: new Error("ssh:// endpoints cannot be asked from here"),
+      engine: new EndpointNotAskable("ssh:// endpoints cannot be asked from here"),
     });
     assert.ok(rec.ofType(T.service).length > 0);
   });
@@ -428,11 +428,32 @@ describe("broker.healthStartInterval: the start interval where the engine keeps 
     }
   });
 
-  test('"auto" and an engine that cannot be asked (ssh://, no answer): the 3 s interval alone', async () => {
+  test('"auto" and an endpoint that cannot be asked from here (ssh://): the 3 s interval alone', async () => {
     const { rec } = await runProgram(withSetting("auto"), {
-      engine: new Error("no answer within 5 s"),
+      engine: new EndpointNotAskable("ssh:// endpoints cannot be asked from here"),
     });
     assert.equal(brokerHealth(rec).startInterval, undefined);
+  });
+
+  test("a tcp:// host asked with its TLS material: the healthcheck is no secret (only the material is)", async () => {
+    const pem = (kind: string) => `-----BEGIN ${kind}-----\nMIIB\n-----END ${kind}-----\n`;
+    const base = managedConfig();
+    const { hostname, ...tunnel } = base.tunnel as Record<string, unknown>;
+    const { rec } = await runProgram(
+      {
+        ...base,
+        tunnel,
+        hosts: [{ name: "edge-1", docker: "tcp://edge-1.internal:2376", hostname }],
+        dockerTls: {
+          "edge-1": { ca: pem("CERTIFICATE"), cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") },
+        },
+      },
+      { secretKeys: ["dockerTls"], engine: engine("1.56") },
+    );
+    const broker = rec.ofType(T.container).find((c) => /mosquitto$/.test(c.inputs.name))!;
+    assert.deepEqual(rec.enginesAsked, ["tcp://edge-1.internal:2376"]);
+    assert.equal(broker.inputs.healthcheck.startInterval, "250ms");
+    assert.ok(!broker.secretInputs.has("healthcheck"), "healthcheck marked secret");
   });
 
   test("true and false are as written, without asking the engine", async () => {
