@@ -60,7 +60,9 @@ finish() {
   for f in "$results"/*.tap; do
     [[ -e $f ]] || continue
     pass=$((pass + $(awk '/^# pass /{s+=$3} END{print s+0}' "$f")))
-    fail=$((fail + $(awk '/^# fail /{s+=$3} END{print s+0}' "$f")))
+    # A test cancelled (its suite's `before` failed, or its parent timed out) did not pass:
+    # node's TAP counts it apart from the failures, and so it is added to them here.
+    fail=$((fail + $(awk '/^# (fail|cancelled) /{s+=$3} END{print s+0}' "$f")))
     skip=$((skip + $(awk '/^# skipped /{s+=$3} END{print s+0}' "$f")))
   done
   for e in $engines_started; do bash scripts/engine.sh stop "$e" >/dev/null 2>&1 || true; done

@@ -662,13 +662,26 @@ export function assertNoSecrets(texts: string[], secrets: string[]): void {
   }
 }
 
+/**
+ * This machine's address on a Docker network's bridge: the gateway of its IPAM config, or, where
+ * that has none (a fresh swarm's docker_gwbridge on Docker 20.10 lists only its subnet until the
+ * daemon restarts), the IPv4 address of its Linux bridge.
+ */
 export function dockerGateway(network: string): string {
-  const n = dockerJson<{ IPAM: { Config: { Gateway: string }[] } }[]>(
-    "network",
-    "inspect",
-    network,
-  );
-  return n[0].IPAM.Config[0].Gateway;
+  const [n] = dockerJson<
+    { IPAM: { Config?: { Gateway?: string }[] }; Options?: Record<string, string> }[]
+  >("network", "inspect", network);
+  const gateway = n.IPAM.Config?.[0]?.Gateway;
+  if (gateway) return gateway;
+  const dev = n.Options?.["com.docker.network.bridge.name"] ?? network;
+  const ip = spawnSync("ip", ["-4", "-o", "addr", "show", "dev", dev], { encoding: "utf8" });
+  const m = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout ?? "");
+  if (!m) {
+    throw new Error(
+      `network ${network}: no gateway in its IPAM config and no IPv4 address on its bridge ${dev} (${ip.stderr?.trim()})`,
+    );
+  }
+  return m[1];
 }
 
 export interface Run {
