@@ -359,8 +359,9 @@ async function proxyRole() {
     return best;
   }
 
-  // distribute=true: apply here and forward (distribute=false) to the other proxy tasks.
-  async function distribute(req, q) {
+  // distribute=true: apply here and forward the same request (distribute=false, the same body)
+  // to the other proxy tasks: routes (GET) and certificates (PUT).
+  async function distribute(req, q, body) {
     let addrs = [];
     try { addrs = (await dns.promises.lookup(`tasks.${serviceName}`, { all: true, family: 4 })).map((a) => a.address); } catch (e) {
       log(`distribute: cannot resolve tasks.${serviceName}: ${e.code || e.message}`);
@@ -369,12 +370,13 @@ async function proxyRole() {
     const mine = new Set(Object.values(os.networkInterfaces()).flat().map((i) => i.address));
     const q2 = new URLSearchParams(q); q2.set("distribute", "false");
     const p = new URL(req.url, "http://x").pathname;
+    const what = q.get("serviceName") || q.get("certName");
     const others = addrs.filter((x) => !mine.has(x));
-    log(`distribute ${q.get("serviceName")}: tasks.${serviceName} = ${addrs.join(",")}; forwarding to ${others.length} other proxy task(s)`);
+    log(`distribute ${what}: tasks.${serviceName} = ${addrs.join(",")}; forwarding to ${others.length} other proxy task(s)`);
     for (const a of others) {
-      httpGet(`http://${a}:8080${p}?${q2}`).then(
-        (r) => log(`distribute ${p} ${q.get("serviceName")} to ${a}: HTTP ${r.status}`),
-        (e) => log(`distribute ${p} ${q.get("serviceName")} to ${a}: ${e.message}`));
+      httpRequest(req.method, `http://${a}:8080${p}?${q2}`, body).then(
+        (r) => log(`distribute ${p} ${what} to ${a}: HTTP ${r.status}`),
+        (e) => log(`distribute ${p} ${what} to ${a}: ${e.message}`));
     }
   }
 
@@ -424,7 +426,7 @@ async function proxyRole() {
         }
         const c = certs.get(name);
         log(`cert ${name} stored: ${c.names.join(",")}, serial ${c.serial}, until ${c.validTo}`);
-        if (q.get("distribute") === "true") distributePut(req, q, body);
+        if (q.get("distribute") === "true") distribute(req, q, body);
         send(res, 200, { Status: "OK" });
       });
       return;
@@ -453,19 +455,6 @@ async function proxyRole() {
     return (hit || all[0])?.context;
   }
   // distribute=true for a certificate: the same PUT, distribute=false, to the other proxy tasks.
-  async function distributePut(req, q, body) {
-    let addrs = [];
-    try { addrs = (await dns.promises.lookup(`tasks.${serviceName}`, { all: true, family: 4 })).map((a) => a.address); } catch { return; }
-    const mine = new Set(Object.values(os.networkInterfaces()).flat().map((i) => i.address));
-    const q2 = new URLSearchParams(q); q2.set("distribute", "false");
-    for (const a of addrs.filter((x) => !mine.has(x))) {
-      const r = http.request({ host: a, port: 8080, method: "PUT", path: `/v1/docker-flow-proxy/cert?${q2}`,
-        headers: { "Content-Length": body.length } }, (res) => { res.resume(); log(`distribute cert ${q.get("certName")} to ${a}: HTTP ${res.statusCode}`); });
-      r.on("error", (e) => log(`distribute cert ${q.get("certName")} to ${a}: ${e.message}`));
-      r.end(body);
-    }
-  }
-
   const forward = (proto) => (req, res) => {
     const urlPath = req.url.split("?")[0];
     const r = lookup(req.headers.host, urlPath);
